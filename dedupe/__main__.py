@@ -1,0 +1,5 @@
+"""``python -m dedupe`` runs the command line."""
+
+from dedupe.cli import cli
+
+cli()

@@ -1,0 +1,219 @@
+"""Verdicts on segments, each with the rule that decided it and the evidence it rests on.
+
+Pure: the caller gathers what the corpus knows about each segment (an :class:`Evidence`) and
+this module decides. Rules, first match wins:
+
+1. ``dateline``: a broken, empty dateline cut off the start of a paragraph -> boilerplate.
+2. ``lexicon``: a known widget, form, subscription, call-to-action, credit... string -> boilerplate.
+3. ``pitch``: a trailing subscription pitch, from its opening line to the end -> boilerplate.
+4. ``byline-repeat``: a byline or dateline line seen earlier in the article -> boilerplate.
+5. ``repeat``: an exact or near copy of an earlier segment of the article -> repeat.
+6. ``recurrence``: the text recurs in ``min_outlet_articles`` articles of one outlet (this
+   article's or another's) -> boilerplate. Page furniture is never reuse.
+7. ``reuse``: the text appears in an earlier article of another outlet -> reused;
+   ``reuse-origin``: this article is the earliest to carry it -> kept, naming the later copies.
+8. ``same-outlet``: shared with fewer articles of the same outlet -> kept; ``unique`` -> kept.
+
+"Earlier" means by publication date, unknown dates last, ties broken by article id: never by
+ingest order, so the verdicts do not depend on the order articles arrived in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dedupe import lexicon
+from dedupe.model import Finding, Match, Segment
+
+#: Later copies or earlier sources named in a finding at most.
+MAX_MATCHES = 5
+#: Words after a pitch opener that may still be part of the pitch (beyond that it is content).
+MAX_PITCH_WORDS = 300
+
+
+@dataclass(frozen=True)
+class Peer:
+    """The same or nearly the same text in another stored article."""
+
+    article: str
+    outlet: str | None
+    published: str | None
+    start: int
+    end: int
+    similarity: float
+
+    def match(self) -> Match:
+        return Match(self.article, self.start, self.end, self.similarity, self.outlet, self.published)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the corpus says about one segment: where else its text is, and where earlier in
+    its own article (``internal``: indexes of earlier segments with their similarity)."""
+
+    peers: tuple[Peer, ...] = ()
+    internal: tuple[tuple[int, float], ...] = ()
+
+
+def order_key(published: str | None, article: str) -> tuple[bool, str, str]:
+    """Sort key of an article in time: dated first, by date, then by id."""
+    return (published is None, published or "", article)
+
+
+def refine(text: str, segments: Sequence[Segment]) -> list[Segment]:
+    """Split a broken dateline off the segment that starts a paragraph, so it can be cut alone."""
+    out: list[Segment] = []
+    first_of_block: set[int] = set()
+    seen_blocks: set[int] = set()
+    for g in segments:
+        if g.block not in seen_blocks:
+            seen_blocks.add(g.block)
+            first_of_block.add(g.index)
+    for g in segments:
+        n = lexicon.dateline_prefix(text[g.start : g.end]) if g.index in first_of_block else 0
+        if 0 < n < g.end - g.start and not g.parts:
+            rest = g.start + n
+            while rest < g.end and text[rest].isspace():
+                rest += 1
+            out.append(Segment(len(out), "fragment", g.start, g.start + n, g.block))
+            out.append(Segment(len(out), g.kind, rest, g.end, g.block))
+        else:
+            out.append(Segment(len(out), g.kind, g.start, g.end, g.block, g.parts))
+    return out
+
+
+def _pitch_start(blocks: list[str], hits: list[bool]) -> int | None:
+    """Index of the block opening a trailing subscription pitch, if the article ends in one."""
+    for p, btext in enumerate(blocks):
+        if not lexicon.pitch_opener(btext):
+            continue
+        tail = blocks[p + 1 :]
+        if not tail or not any(hits[p + 1 :]):
+            continue
+        words = sum(len(b.split()) for b, h in zip(tail, hits[p + 1 :]) if not h)
+        if words <= MAX_PITCH_WORDS:
+            return p
+    return None
+
+
+def classify(
+    article_id: str,
+    outlet: str | None,
+    published: str | None,
+    text: str,
+    segments: Sequence[Segment],
+    evidence: Sequence[Evidence],
+    min_outlet_articles: int = 3,
+) -> list[Finding]:
+    """One finding per segment, in segment order."""
+    me = order_key(published, article_id)
+    seg_texts = [g.text_of(text) for g in segments]
+    # Blocks, for the pitch rule.
+    block_ids = sorted({g.block for g in segments})
+    block_pos = {b: i for i, b in enumerate(block_ids)}
+    block_text = ["" for _ in block_ids]
+    block_hit = [True for _ in block_ids]
+    lex = [lexicon.match(t) if g.kind != "fragment" else None for g, t in zip(segments, seg_texts)]
+    for g, t, h in zip(segments, seg_texts, lex):
+        i = block_pos[g.block]
+        block_text[i] = (block_text[i] + " " + t).strip()
+        block_hit[i] = block_hit[i] and h is not None
+    for i, bt in enumerate(block_text):
+        if not block_hit[i]:
+            h = lexicon.match(bt)
+            block_hit[i] = h is not None
+    pitch = _pitch_start(block_text, block_hit)
+    pitch_opener = block_text[pitch] if pitch is not None else ""
+
+    findings: list[Finding] = []
+    for g, t, hit, ev in zip(segments, seg_texts, lex, evidence):
+
+        def found(verdict: str, rule: str, reason: str, matched: Sequence[Match] = ()) -> None:
+            findings.append(Finding(g.start, g.end, g.kind, verdict, reason, rule, tuple(matched)))  # type: ignore[arg-type]
+
+        if g.kind == "fragment":
+            found("boilerplate", "dateline", "broken dateline left by the scraper")
+            continue
+        if hit is not None:
+            found("boilerplate", "lexicon", f'lexicon: {hit.category} "{hit.entry}" ({hit.lang})')
+            continue
+        if pitch is not None and block_pos[g.block] >= pitch:
+            found(
+                "boilerplate",
+                "pitch",
+                f'subscription pitch from "{_short(pitch_opener)}" to the end of the article',
+            )
+            continue
+        if ev.internal:
+            j, sim = ev.internal[0]
+            first = segments[j]
+            m = Match(article_id, first.start, first.end, sim, outlet, published)
+            if lexicon.byline(t):
+                found("boilerplate", "byline-repeat", "byline repeated inside the article", [m])
+            else:
+                how = "exact" if sim >= 1.0 else f"near ({sim:.2f})"
+                found("repeat", "repeat", f"{how} repeat of segment {j} of this article", [m])
+            continue
+        # Recurrence: count distinct articles per outlet among the peers (+ this one).
+        per_outlet: dict[str, set[str]] = {}
+        for p in ev.peers:
+            if p.outlet is not None:
+                per_outlet.setdefault(p.outlet, set()).add(p.article)
+        if outlet is not None:
+            per_outlet.setdefault(outlet, set()).add(article_id)
+        furniture = sorted(
+            (o for o, arts in per_outlet.items() if len(arts) >= min_outlet_articles),
+            key=lambda o: (o != outlet, -len(per_outlet[o]), o),
+        )
+        if furniture:
+            o = furniture[0]
+            examples = [p.match() for p in ev.peers if p.outlet == o][:MAX_MATCHES]
+            whose = "this outlet" if o == outlet else f"outlet {o}"
+            found(
+                "boilerplate",
+                "recurrence",
+                f"recurs in {len(per_outlet[o])} articles of {whose}",
+                examples,
+            )
+            continue
+        others = [p for p in ev.peers if outlet is None or p.outlet != outlet]
+        if others and not lexicon.byline(t):
+            earlier = sorted(
+                (p for p in others if order_key(p.published, p.article) < me),
+                key=lambda p: order_key(p.published, p.article),
+            )
+            if earlier:
+                src = earlier[0]
+                found(
+                    "reused",
+                    "reuse",
+                    f"{'exact' if src.similarity >= 1.0 else 'near'} copy of {src.article}"
+                    f" ({src.outlet or 'unknown outlet'}), published earlier",
+                    [p.match() for p in earlier[:MAX_MATCHES]],
+                )
+            else:
+                later = sorted(others, key=lambda p: order_key(p.published, p.article))
+                found(
+                    "kept",
+                    "reuse-origin",
+                    f"earliest of {len(later) + 1} articles carrying this text",
+                    [p.match() for p in later[:MAX_MATCHES]],
+                )
+            continue
+        same = [p for p in ev.peers if outlet is not None and p.outlet == outlet]
+        if same:
+            found(
+                "kept",
+                "same-outlet",
+                f"also in {len({p.article for p in same})} other article(s) of this outlet",
+                [p.match() for p in same[:MAX_MATCHES]],
+            )
+            continue
+        found("kept", "unique", "")
+    return findings
+
+
+def _short(s: str, n: int = 60) -> str:
+    s = " ".join(s.split())
+    return s if len(s) <= n else s[: n - 1] + "…"

@@ -1,0 +1,144 @@
+"""Turn findings into cut spans and the cleaned text; put the original back from them.
+
+A cut swallows the white space its text leaves behind (a whole line takes its line break, a
+sentence the space after it), so the cleaned text reads as if the furniture was never there.
+Where a removed line sat inside a sentence that a page break split, the cut covers the whole
+gap and leaves one space: the sentence's two halves are rejoined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from dedupe.model import Finding, Removal, Segment
+
+STRIPPED = frozenset({"boilerplate", "repeat"})
+
+
+def _line_bounds(text: str, s: int, e: int) -> tuple[bool, bool]:
+    """Is ``text[s:e]`` the first / last non-blank thing on its line?"""
+    i = s
+    while i > 0 and text[i - 1] in " \t\r\u00a0":
+        i -= 1
+    at_start = i == 0 or text[i - 1] == "\n"
+    j = e
+    while j < len(text) and text[j] in " \t\r\u00a0":
+        j += 1
+    at_end = j == len(text) or text[j] == "\n"
+    return at_start, at_end
+
+
+def _widen(text: str, s: int, e: int) -> tuple[int, int]:
+    """Extend a cut over the white space it would otherwise leave behind."""
+    at_start, at_end = _line_bounds(text, s, e)
+    n = len(text)
+    if at_start and at_end:  # a whole line: take it and the blank lines after it
+        while e < n and text[e].isspace():
+            e += 1
+        if e == n or s == 0 or not text[:s].strip():
+            while s > 0 and text[s - 1].isspace():
+                s -= 1
+        return s, e
+    if at_end:  # last sentence on its line: take the space before it
+        while s > 0 and text[s - 1] in " \t\u00a0":
+            s -= 1
+        while e < n and text[e] in " \t\r\u00a0":
+            e += 1
+        return s, e
+    while e < n and text[e] in " \t\u00a0":
+        e += 1
+    return s, e
+
+
+def removals(
+    text: str,
+    segments: Sequence[Segment],
+    findings: Sequence[Finding],
+    strip: Iterable[str] = STRIPPED,
+) -> list[Removal]:
+    """The cuts for one article: every segment whose verdict is in ``strip``."""
+    strip = frozenset(strip)
+    pieces: list[tuple[int, int, Finding]] = []
+    for g, f in zip(segments, findings):
+        if f.verdict not in strip:
+            continue
+        for s, e in g.parts or ((g.start, g.end),):
+            pieces.append((s, e, f))
+    pieces.sort(key=lambda p: (p[0], p[1]))
+    cuts: list[Removal] = []
+    last_end = 0
+    for s, e, f in pieces:
+        s, e = _widen(text, s, e)
+        s = max(s, last_end)
+        if e <= s:
+            continue
+        cuts.append(Removal(s, e, f.verdict, f.reason, f.matched))
+        last_end = e
+    return _rejoin(text, segments, findings, cuts, strip)
+
+
+def _rejoin(
+    text: str,
+    segments: Sequence[Segment],
+    findings: Sequence[Finding],
+    cuts: list[Removal],
+    strip: frozenset[str],
+) -> list[Removal]:
+    """Merge the cuts inside a kept split sentence's gap into one cut that leaves a space."""
+    for g, f in zip(segments, findings):
+        if not g.parts or f.verdict in strip:
+            continue
+        for (_, gap_s), (gap_e, _) in zip(g.parts, g.parts[1:]):
+            inside = [c for c in cuts if c.start < gap_e and c.end > gap_s]
+            if not inside:
+                continue
+            covered = sorted((max(c.start, gap_s), min(c.end, gap_e)) for c in inside)
+            pos = gap_s
+            whole = True
+            for cs, ce in covered:
+                if text[pos:cs].strip():
+                    whole = False
+                    break
+                pos = max(pos, ce)
+            if not whole or text[pos:gap_e].strip():
+                continue
+            first = inside[0]
+            lo = min(gap_s, min(c.start for c in inside))
+            hi = max(gap_e, max(c.end for c in inside))
+            joined = Removal(
+                lo,
+                hi,
+                first.verdict,
+                first.reason + "; the sentence around it is rejoined",
+                first.matched,
+                replacement=" ",
+            )
+            cuts = sorted([c for c in cuts if c not in inside] + [joined], key=lambda c: c.start)
+    return cuts
+
+
+def apply(text: str, cuts: Sequence[Removal]) -> str:
+    """The text with every cut taken out (and its replacement, if any, put in)."""
+    out: list[str] = []
+    pos = 0
+    for c in cuts:
+        out.append(text[pos : c.start])
+        out.append(c.replacement)
+        pos = c.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def restore(cleaned: str, cuts: Sequence[tuple[Removal, str]]) -> str:
+    """The original text, from the cleaned text and each cut with the text it removed."""
+    out: list[str] = []
+    pos = 0  # in cleaned
+    offset = 0  # original minus cleaned length so far
+    for c, removed in cuts:
+        keep_until = c.start - offset
+        out.append(cleaned[pos:keep_until])
+        out.append(removed)
+        pos = keep_until + len(c.replacement)
+        offset += (c.end - c.start) - len(c.replacement)
+    out.append(cleaned[pos:])
+    return "".join(out)

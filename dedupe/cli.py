@@ -1,0 +1,347 @@
+"""The ``dedupe`` command: thin click wrappers around :class:`dedupe.Tracker` and the readers.
+
+stdout carries data only (JSON Lines or cleaned text); messages, progress and summaries go to
+stderr. Exit codes: 0 ok, 1 error (bad input, store problems), 2 usage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from dedupe import __version__
+from dedupe.model import Article, DedupeError, Result
+from dedupe.readers import BadRecord, read_inputs
+from dedupe.tracker import Summary, Tracker
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+FIELD_CONCEPTS = ("id", "url", "outlet", "published", "title", "text")
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, prog_name="dedupe")
+def cli() -> None:
+    """Clean scraped news of boilerplate and repeats, and tell who copied whom."""
+
+
+def db_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--db",
+        "db_path",
+        default="dedupe.db",
+        envvar="DEDUPE_DB",
+        show_default=True,
+        show_envvar=True,
+        help="The store (SQLite file); ':memory:' for a throwaway run.",
+    )(fn)
+
+
+def input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by every command that reads articles."""
+    fn = click.argument("inputs", nargs=-1, type=click.Path(allow_dash=True))(fn)
+    for concept in reversed(FIELD_CONCEPTS):
+        fn = click.option(
+            f"--{concept}-field",
+            f"{concept}_field",
+            metavar="NAME",
+            help=f"Input field holding the article's {concept} (overrides the preset).",
+        )(fn)
+    fn = click.option(
+        "--preset",
+        type=click.Choice(["auto", "native", "trafilatura", "news-please", "newspaper", "scrapy"]),
+        default="auto",
+        show_default=True,
+        help="Field names of the scraper that wrote the input.",
+    )(fn)
+    fn = click.option(
+        "--meta",
+        type=click.Path(dir_okay=False, exists=True),
+        help="JSONL or CSV of metadata (url, outlet, published, title) keyed by id or file.",
+    )(fn)
+    fn = click.option(
+        "--skip-bad", is_flag=True, help="Report bad records on stderr and go on without them."
+    )(fn)
+    fn = click.option(
+        "--batch-size", default=500, show_default=True, type=click.IntRange(1), help="Articles per transaction."
+    )(fn)
+    fn = click.option("--silent", is_flag=True, help="No progress bar.")(fn)
+    return fn
+
+
+def _fields(kw: dict[str, Any]) -> dict[str, str]:
+    """Pop the ``--X-field`` options out of ``kw`` into a concept -> field-name mapping."""
+    out: dict[str, str] = {}
+    for c in FIELD_CONCEPTS:
+        v = kw.pop(f"{c}_field", None)
+        if v:
+            out[c] = v
+    return out
+
+
+def _open(db_path: str, **kw: Any) -> Tracker:
+    try:
+        return Tracker(db_path, **kw)
+    except DedupeError as e:
+        raise click.ClickException(str(e)) from e
+
+
+def _ingest(
+    tracker: Tracker,
+    inputs: tuple[str, ...],
+    *,
+    meta: str | None,
+    preset: str,
+    fields: dict[str, str],
+    skip_bad: bool,
+    batch_size: int,
+    silent: bool,
+    command: str,
+) -> Summary:
+    """Read the inputs and store them, batch by batch; stop at the first bad record unless
+    ``skip_bad`` (the batch holding it is not committed)."""
+    summary = Summary()
+    if not inputs:
+        return summary
+    tracker.begin_run(command, inputs)
+    stdin = sys.stdin.buffer if "-" in inputs else None
+    records = read_inputs(list(inputs), meta=meta, preset=preset, fields=fields or None, stdin=stdin)
+
+    def articles() -> Iterator[Article]:
+        for rec in records:
+            if isinstance(rec, BadRecord):
+                if not skip_bad:
+                    raise click.ClickException(
+                        f"{_term(str(rec))}\nNothing from the batch holding this record was stored;"
+                        " fix the input or pass --skip-bad."
+                    )
+                summary.rejected += 1
+                tracker.count_rejected()
+                click.echo(f"skipped: {_term(str(rec))}", err=True)
+                continue
+            yield rec
+
+    show = not silent and sys.stderr.isatty()
+    stream: Iterable[Result] = tracker.stream(articles(), batch_size=batch_size)
+    try:
+        if show:
+            with click.progressbar(stream, label="ingesting", file=sys.stderr, show_pos=True) as bar:
+                for r in bar:
+                    _count(summary, r)
+        else:
+            for r in stream:
+                _count(summary, r)
+    except (DedupeError, ValueError) as e:
+        raise click.ClickException(_term(str(e))) from e
+    return summary
+
+
+def _count(summary: Summary, r: Result) -> None:
+    if r.status == "known":
+        summary.known += 1
+        return
+    summary.added += 1
+    for f in r.findings:
+        if f.verdict != "kept":
+            summary.verdicts[f.verdict] = summary.verdicts.get(f.verdict, 0) + 1
+
+
+@cli.command()
+@db_option
+@input_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "text"]),
+    default="jsonl",
+    show_default=True,
+    help="JSON Lines with findings, or the cleaned texts only.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "outdir",
+    type=click.Path(file_okay=False),
+    help="Write one file per article into this folder instead of stdout.",
+)
+@click.option("--strip-reused", is_flag=True, help="Also cut text reused from other outlets.")
+def clean(db_path: str, inputs: tuple[str, ...], fmt: str, outdir: str | None, strip_reused: bool, **kw: Any) -> None:
+    """Ingest INPUTS (files, folders, - for stdin), then write every stored article, cleaned.
+
+    \b
+    Example:
+        dedupe clean samples/ > clean.jsonl
+        dedupe clean --db :memory: --format text articles.jsonl
+    """
+    fields = _fields(kw)
+    with _open(db_path, strip_reused=strip_reused) as tracker:
+        summary = _ingest(tracker, inputs, fields=fields, command="clean", **kw)
+        if inputs:
+            click.echo(summary.line(), err=True)
+        if outdir:
+            _write_dir(tracker.results(), Path(outdir), fmt)
+        else:
+            out = sys.stdout
+            for r in tracker.results():
+                _write_one(out, r, fmt)
+
+
+def _write_one(out: TextIO, r: Result, fmt: str) -> None:
+    if fmt == "text":
+        out.write(r.text.rstrip("\n") + "\n\n")
+    else:
+        out.write(json.dumps(r.as_dict(), ensure_ascii=False) + "\n")
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(article_id: str) -> str:
+    """A file name for an article id that cannot leave its folder ('../x', '/etc/passwd')."""
+    name = _UNSAFE.sub("_", article_id).strip("._") or "article"
+    return name[:150]
+
+
+def _write_dir(results: Iterable[Result], outdir: Path, fmt: str) -> None:
+    outdir.mkdir(parents=True, exist_ok=True)
+    root = outdir.resolve()
+    used: set[str] = set()
+    ext = ".txt" if fmt == "text" else ".json"
+    for r in results:
+        base = safe_name(r.article.id)
+        name = base
+        n = 1
+        while name in used:
+            n += 1
+            name = f"{base}-{n}"
+        used.add(name)
+        target = (root / (name + ext)).resolve()
+        if not target.is_relative_to(root):  # pragma: no cover - safe_name forbids it
+            raise click.ClickException(f"refusing to write outside {outdir}: {name}")
+        if fmt == "text":
+            target.write_text(r.text, encoding="utf-8")
+        else:
+            target.write_text(json.dumps(r.as_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+@cli.command()
+@db_option
+@input_options
+def ingest(db_path: str, inputs: tuple[str, ...], **kw: Any) -> None:
+    """Store INPUTS (files, folders, - for stdin) without printing them.
+
+    \b
+    Example:
+        dedupe ingest --db news.db crawl-2024-05.jsonl
+    """
+    if not inputs:
+        raise click.UsageError("give at least one input (file, folder or -)")
+    fields = _fields(kw)
+    with _open(db_path) as tracker:
+        summary = _ingest(tracker, inputs, fields=fields, command="ingest", **kw)
+    click.echo(summary.line(), err=True)
+
+
+@cli.command()
+@db_option
+@click.argument("article_id")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a readable listing.")
+def explain(db_path: str, article_id: str, as_json: bool) -> None:
+    """Show each segment of one article with its verdict and the evidence for it."""
+    _require_store(db_path)
+    with _open(db_path) as tracker:
+        try:
+            r = tracker.result(article_id)
+        except KeyError:
+            raise click.ClickException(f"no article with id {article_id!r} in {db_path}") from None
+        text = r.article.text
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "id": r.article.id,
+                        "segments": [
+                            f.as_dict() | {"text": text[f.start : f.end]} for f in r.findings
+                        ],
+                        "removed": [c.as_dict() for c in r.removed],
+                    },
+                    ensure_ascii=False,
+                )
+            )
+            return
+        a = r.article
+        click.echo(f"{_term(a.id)}  {_term(a.outlet or '(unknown outlet)')}  {a.published.isoformat() if a.published else '(unknown date)'}")
+        if a.title:
+            click.echo(_term(a.title))
+        click.echo("")
+        for i, f in enumerate(r.findings):
+            snippet = _term(_snip(text[f.start : f.end]))
+            click.echo(f"[{i}] {f.verdict:<11} {f.start}-{f.end} {f.kind}  {snippet}")
+            if f.rule != "unique":
+                click.echo(f"      rule {f.rule}: {_term(f.reason)}")
+            for m in f.matched:
+                where = "this article" if m.article == a.id else f"{_term(m.article)} ({_term(m.outlet or 'unknown outlet')}, {m.published or 'unknown date'})"
+                click.echo(f"      ~ {where} {m.start}-{m.end} similarity {m.similarity:.2f}")
+        stripped = sum(c.end - c.start for c in r.removed)
+        click.echo(f"\n{len(r.removed)} cuts, {stripped} of {len(text)} characters removed")
+
+
+@cli.command()
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a readable summary.")
+@click.option("--top", default=5, show_default=True, type=click.IntRange(1), help="Boilerplate blocks listed per outlet.")
+def stats(db_path: str, as_json: bool, top: int) -> None:
+    """Summarize the store: articles, outlets, segments by verdict, top boilerplate per outlet."""
+    _require_store(db_path)
+    with _open(db_path) as tracker:
+        s = tracker.stats() if top == 5 else tracker.store.stats(top) | {"params": tracker.params.as_dict()}
+    if as_json:
+        click.echo(json.dumps(s, ensure_ascii=False, sort_keys=True))
+        return
+    click.echo(f"{s['articles']} articles from {len(s['outlets'])} outlets; {s['runs']} runs")
+    for o in s["outlets"]:
+        click.echo(f"  {_term(o['outlet'] or '(unknown outlet)')}: {o['articles']}")
+    click.echo("segments by verdict:")
+    for v, d in s["segments"].items():
+        click.echo(f"  {v:<12} {d['segments']:>8} segments {d['chars']:>10} characters")
+    if s["top_boilerplate"]:
+        click.echo("top boilerplate per outlet:")
+        for outlet, blocks in s["top_boilerplate"].items():
+            click.echo(f"  {_term(outlet)}")
+            for b in blocks:
+                click.echo(f"    {b['articles']:>5} x {_term(_snip(b['text']))}")
+
+
+def _require_store(db_path: str) -> None:
+    if db_path != ":memory:" and not os.path.exists(db_path):
+        raise click.ClickException(f"{db_path}: no such store; create it with 'dedupe ingest --db {db_path} INPUT...'")
+
+
+def _snip(s: str, n: int = 70) -> str:
+    s = " ".join(s.split())
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _term(s: str) -> str:
+    """Scraped text made safe for a terminal: control and bidi characters shown escaped."""
+    out = []
+    for ch in s:
+        cat = unicodedata.category(ch)
+        if ch in "\n\t":
+            out.append(ch)
+        elif cat in ("Cc", "Cf") or cat == "Zl" or cat == "Zp":
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    cli()

@@ -1,0 +1,174 @@
+"""Fingerprints of segments: an xxhash key for exact matches, MinHash signatures for near ones.
+
+Signatures follow datasketch 2.x's ``affine32`` scheme exactly (the same permutations for the
+same ``num_perm`` and ``seed``, the same MurmurHash3 pre-mix), computed for a whole batch of
+segments at once with numpy instead of one Python call per shingle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import numpy as np
+import xxhash
+
+SCHEME = "affine32"
+_U32 = np.uint32
+_EMPTY = np.uint32(0xFFFFFFFF)
+
+
+@dataclass(frozen=True)
+class Params:
+    """Everything that decides fingerprints and matches; stored with the store and checked
+    on reopen, because signatures made with other parameters cannot be compared."""
+
+    num_perm: int = 128
+    seed: int = 1
+    scheme: str = SCHEME
+    shingle: str = "word"
+    ngram: int = 2
+    bands: int = 32
+    rows: int = 4
+    #: Similarity (see :func:`similarity`) at which two segments are near duplicates.
+    threshold: float = 0.7
+    #: Segments with fewer words than this only ever match exactly.
+    min_words: int = 4
+    #: Articles of one outlet that must carry a block before it counts as boilerplate.
+    min_outlet_articles: int = 3
+    #: Candidates verified per segment at most (hot LSH buckets are capped, not scanned).
+    max_candidates: int = 100
+
+    def __post_init__(self) -> None:
+        if self.scheme != SCHEME:
+            raise ValueError(f"unsupported MinHash scheme {self.scheme!r}; only {SCHEME!r}")
+        if self.bands * self.rows > self.num_perm:
+            raise ValueError(
+                f"bands x rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}"
+            )
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError("threshold must be in (0, 1]")
+        if self.shingle != "word" or self.ngram < 1:
+            raise ValueError("shingle must be 'word' with ngram >= 1")
+        if self.min_outlet_articles < 2:
+            raise ValueError("min_outlet_articles must be at least 2")
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def exact_key(normalized: str) -> int:
+    """64-bit key of a normalized segment, as a signed integer that SQLite stores natively."""
+    return xxhash.xxh64_intdigest(normalized.encode("utf-8")) - (1 << 63)
+
+
+@lru_cache(maxsize=8)
+def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(a, b)`` affine32 permutation parameters datasketch draws for ``num_perm``/``seed``."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer, the pre-mix datasketch applies before permuting."""
+    h = h ^ (h >> _U32(16))
+    h = h * _U32(0x85EBCA6B)
+    h = h ^ (h >> _U32(13))
+    h = h * _U32(0xC2B2AE35)
+    return h ^ (h >> _U32(16))
+
+
+def shingles(words: Sequence[str], ngram: int) -> list[bytes]:
+    """Word n-grams of a segment as UTF-8 bytes; a segment shorter than ``ngram`` is one shingle."""
+    if not words:
+        return []
+    if len(words) <= ngram:
+        return [" ".join(words).encode("utf-8")]
+    return [" ".join(words[i : i + ngram]).encode("utf-8") for i in range(len(words) - ngram + 1)]
+
+
+def shingle_hashes(words: Sequence[str], ngram: int) -> np.ndarray:
+    """xxh32 of each shingle, the values datasketch's ``hashfunc`` would return."""
+    return np.fromiter(
+        (xxhash.xxh32_intdigest(s) for s in set(shingles(words, ngram))), dtype=np.uint32
+    )
+
+
+def signatures(hash_sets: Sequence[np.ndarray], num_perm: int, seed: int) -> np.ndarray:
+    """MinHash signatures (``len(hash_sets)`` x ``num_perm``, uint32) of many shingle-hash sets.
+
+    Equal to ``datasketch.MinHash(num_perm, seed, scheme="affine32")`` updated with the same
+    hash values. Works in chunks so memory stays bounded for large batches.
+    """
+    a, b = permutations(num_perm, seed)
+    out = np.full((len(hash_sets), num_perm), _EMPTY, dtype=np.uint32)
+    chunk_rows: list[int] = []
+    chunk_len = 0
+    budget = 1 << 15  # shingles per chunk: 32k x 128 x 4 bytes = 16 MB of work space
+
+    def flush(rows: list[int]) -> None:
+        parts = [hash_sets[r] for r in rows if len(hash_sets[r])]
+        nonempty = [r for r in rows if len(hash_sets[r])]
+        if not parts:
+            return
+        hv = _fmix32(np.concatenate(parts).astype(np.uint32, copy=False))
+        phv = hv[:, None] * a[None, :] + b[None, :]
+        offsets = np.cumsum([0] + [len(hash_sets[r]) for r in nonempty[:-1]])
+        out[nonempty] = np.minimum.reduceat(phv, offsets, axis=0)
+
+    with np.errstate(over="ignore"):
+        for r, hs in enumerate(hash_sets):
+            if chunk_len + len(hs) > budget and chunk_rows:
+                flush(chunk_rows)
+                chunk_rows, chunk_len = [], 0
+            chunk_rows.append(r)
+            chunk_len += len(hs)
+        if chunk_rows:
+            flush(chunk_rows)
+    return out
+
+
+_BAND_MUL = np.uint64(0x9E3779B97F4A7C15)
+
+
+def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """One signed 64-bit key per band of each signature (``n`` x ``bands``); equal keys in the
+    same band mean an LSH collision. The band number is mixed in, so keys of all bands can
+    share one table."""
+    n = sigs.shape[0]
+    if n == 0:
+        return np.zeros((0, bands), dtype=np.int64)
+    s = sigs[:, : bands * rows].astype(np.uint64).reshape(n, bands, rows)
+    with np.errstate(over="ignore"):
+        h = np.arange(1, bands + 1, dtype=np.uint64)[None, :] * _BAND_MUL
+        for r in range(rows):
+            h = (h ^ s[:, :, r]) * np.uint64(0xFF51AFD7ED558CCD)
+            h ^= h >> np.uint64(29)
+    return h.view(np.int64)
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of equal positions of two signatures: the MinHash estimate of Jaccard similarity."""
+    return float(np.count_nonzero(a == b)) / len(a)
+
+
+def similarity(words_a: Sequence[str], words_b: Sequence[str], ngram: int) -> float:
+    """Exact Jaccard similarity of two segments' word-shingle sets (used to verify candidates)."""
+    sa = set(shingles(words_a, ngram))
+    sb = set(shingles(words_b, ngram))
+    if not sa or not sb:
+        return 0.0
+    inter = len(sa & sb)
+    return inter / (len(sa) + len(sb) - inter)
+
+
+def signature_bytes(sig: np.ndarray) -> bytes:
+    """A signature as stored: little-endian uint32 values."""
+    return sig.astype("<u4").tobytes()
+
+
+def signature_from_bytes(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype="<u4").astype(np.uint32)

@@ -1,0 +1,541 @@
+"""The SQLite store: articles, segments, fingerprints, near-duplicate edges, the LSH bands and
+the runs that wrote them.
+
+Opened through sqlite-utils on a connection of our own (busy timeout, WAL), written in
+``BEGIN IMMEDIATE`` transactions so several processes can share one file, versioned by
+``sqlite_utils.Migrations``. Every value is bound; no SQL is built from data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+from dedupe.model import Article, StoreError
+
+SCHEMA_VERSION = 1
+MIGRATIONS = Migrations("dedupe")
+BUSY_TIMEOUT_S = 60.0
+
+
+@MIGRATIONS()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    """The first schema."""
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS runs (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            command TEXT NOT NULL,
+            inputs TEXT,
+            tool_version TEXT NOT NULL,
+            datasketch_version TEXT NOT NULL,
+            params TEXT NOT NULL,
+            articles_added INTEGER NOT NULL DEFAULT 0,
+            articles_known INTEGER NOT NULL DEFAULT 0,
+            articles_rejected INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS articles (
+            id TEXT PRIMARY KEY,
+            title TEXT,
+            url TEXT,
+            url_normalized TEXT,
+            outlet TEXT,
+            published TEXT,
+            source TEXT,
+            text TEXT NOT NULL,
+            extra TEXT NOT NULL DEFAULT '{}',
+            content_hash INTEGER NOT NULL,
+            run INTEGER REFERENCES runs(id),
+            seq INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS articles_url ON articles(url_normalized)")
+    db.execute("CREATE INDEX IF NOT EXISTS articles_content ON articles(content_hash)")
+    db.execute("CREATE INDEX IF NOT EXISTS articles_outlet ON articles(outlet, published)")
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS fingerprints (
+            id INTEGER PRIMARY KEY,
+            key INTEGER NOT NULL UNIQUE,
+            text TEXT NOT NULL,
+            words INTEGER NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS signatures (
+            fingerprint INTEGER PRIMARY KEY REFERENCES fingerprints(id),
+            minhash BLOB NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS lsh (
+            key INTEGER NOT NULL,
+            fingerprint INTEGER NOT NULL REFERENCES fingerprints(id),
+            PRIMARY KEY (key, fingerprint)
+        ) WITHOUT ROWID"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS near (
+            a INTEGER NOT NULL REFERENCES fingerprints(id),
+            b INTEGER NOT NULL REFERENCES fingerprints(id),
+            similarity REAL NOT NULL,
+            PRIMARY KEY (a, b)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS near_b ON near(b, a)")
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS segments (
+            article TEXT NOT NULL REFERENCES articles(id),
+            idx INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            block INTEGER NOT NULL,
+            parts TEXT,
+            fingerprint INTEGER REFERENCES fingerprints(id),
+            verdict TEXT NOT NULL DEFAULT 'kept',
+            rule TEXT NOT NULL DEFAULT '',
+            reason TEXT NOT NULL DEFAULT '',
+            matched TEXT NOT NULL DEFAULT '[]',
+            PRIMARY KEY (article, idx)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS segments_fp ON segments(fingerprint, article)")
+    db.execute("CREATE INDEX IF NOT EXISTS segments_verdict ON segments(verdict)")
+
+
+def utcnow() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """Dates are stored as ISO 8601 UTC text, so they sort as text."""
+    if value is None:
+        return None
+    return value.astimezone(dt.timezone.utc).isoformat()
+
+
+def parse_iso(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """Where a fingerprint occurs: one segment of one stored article."""
+
+    fingerprint: int
+    article: str
+    outlet: str | None
+    published: str | None
+    start: int
+    end: int
+    idx: int
+
+
+class Store:
+    """One SQLite file holding everything dedupe knows. Use as a context manager."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            p = Path(self.path)
+            if p.exists() and p.is_dir():
+                raise StoreError(f"{self.path}: is a folder, not a store file")
+            if p.exists() and p.stat().st_size > 0:
+                with open(p, "rb") as fh:
+                    if fh.read(16) != b"SQLite format 3\x00":
+                        raise StoreError(
+                            f"{self.path}: not a dedupe store (not an SQLite file); "
+                            "choose another --db path"
+                        )
+            if not p.parent.exists():
+                raise StoreError(f"{self.path}: folder {p.parent} does not exist")
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as e:
+            raise StoreError(f"{self.path}: cannot open: {e}") from e
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        try:
+            if self.path != ":memory:":
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            with self.transaction():
+                MIGRATIONS.apply(self.db)
+        except sqlite3.DatabaseError as e:
+            conn.close()
+            raise StoreError(f"{self.path}: cannot use this file as a store: {e}") from e
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``: takes the write lock up front so the busy
+        timeout applies (a deferred ``BEGIN`` fails at once when another process writes)."""
+        if self.conn.in_transaction:
+            yield
+            return
+        delay = 0.05
+        deadline = time.monotonic() + BUSY_TIMEOUT_S * 2
+        while True:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    raise
+                if time.monotonic() > deadline:
+                    raise StoreError(f"{self.path}: store stayed locked by another writer") from e
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # -- settings and runs ---------------------------------------------------------------
+
+    def settings(self) -> dict[str, str]:
+        return {k: v for k, v in self.conn.execute("SELECT key, value FROM settings")}
+
+    def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Record the matching parameters of a new store, or check that they equal those of an
+        existing one; returns the store's parameters."""
+        wanted = json.dumps(params, sort_keys=True)
+        with self.transaction():
+            row = self.conn.execute("SELECT value FROM settings WHERE key = 'params'").fetchone()
+            if row is None:
+                self.conn.execute("INSERT INTO settings VALUES ('params', ?)", (wanted,))
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO settings VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+                return params
+        stored = json.loads(row[0])
+        if stored != params:
+            diff = ", ".join(
+                f"{k}={stored.get(k)!r} (asked {params.get(k)!r})"
+                for k in sorted(set(stored) | set(params))
+                if stored.get(k) != params.get(k)
+            )
+            raise StoreError(
+                f"{self.path} was built with other matching parameters: {diff}. "
+                "Open it with its own parameters, or ingest into a new store (--db NEW.db)."
+            )
+        return stored
+
+    def stored_params(self) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT value FROM settings WHERE key = 'params'").fetchone()
+        return json.loads(row[0]) if row else None
+
+    def start_run(self, command: str, inputs: Sequence[str], meta: dict[str, str]) -> int:
+        with self.transaction():
+            cur = self.conn.execute(
+                "INSERT INTO runs (started_at, command, inputs, tool_version, datasketch_version,"
+                " params) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    utcnow(),
+                    command,
+                    json.dumps(list(inputs)),
+                    meta["tool_version"],
+                    meta["datasketch_version"],
+                    meta["params"],
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def finish_run(self, run: int, added: int, known: int, rejected: int) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE runs SET finished_at = ?, articles_added = articles_added + ?,"
+                " articles_known = articles_known + ?, articles_rejected = articles_rejected + ?"
+                " WHERE id = ?",
+                (utcnow(), added, known, rejected, run),
+            )
+
+    # -- articles ------------------------------------------------------------------------
+
+    def find_known(self, article_id: str, url_normalized: str | None, content_hash: int) -> str | None:
+        """The id of a stored article that is this one (same id, same URL or same text)."""
+        row = self.conn.execute("SELECT id FROM articles WHERE id = ?", (article_id,)).fetchone()
+        if row:
+            return str(row[0])
+        if url_normalized:
+            row = self.conn.execute(
+                "SELECT id FROM articles WHERE url_normalized = ? ORDER BY id LIMIT 1",
+                (url_normalized,),
+            ).fetchone()
+            if row:
+                return str(row[0])
+        row = self.conn.execute(
+            "SELECT id FROM articles WHERE content_hash = ? ORDER BY id LIMIT 1", (content_hash,)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def next_seq(self) -> int:
+        row = self.conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM articles").fetchone()
+        return int(row[0])
+
+    def insert_article(
+        self, article: Article, url_normalized: str | None, content_hash: int, run: int | None
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO articles (id, title, url, url_normalized, outlet, published, source,"
+            " text, extra, content_hash, run, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                article.id,
+                article.title,
+                article.url,
+                url_normalized,
+                article.outlet,
+                iso(article.published),
+                article.source,
+                article.text,
+                json.dumps(article.extra, ensure_ascii=False, sort_keys=True, default=str),
+                content_hash,
+                run,
+                self.next_seq(),
+            ),
+        )
+
+    def article(self, article_id: str) -> Article | None:
+        row = self.conn.execute(
+            "SELECT id, text, url, outlet, published, title, source, extra FROM articles"
+            " WHERE id = ?",
+            (article_id,),
+        ).fetchone()
+        return _article(row) if row else None
+
+    def articles(self, ids: Sequence[str] | None = None) -> Iterator[Article]:
+        """Stored articles in a stable order (publication date, unknown last, then id)."""
+        sql = (
+            "SELECT id, text, url, outlet, published, title, source, extra FROM articles"
+            " ORDER BY published IS NULL, published, id"
+        )
+        if ids is None:
+            for row in self.conn.execute(sql):
+                yield _article(row)
+            return
+        for i in ids:
+            a = self.article(i)
+            if a is not None:
+                yield a
+
+    def article_meta(self, ids: Iterable[str]) -> dict[str, tuple[str | None, str | None]]:
+        """``id -> (outlet, published)`` for the given articles."""
+        out: dict[str, tuple[str | None, str | None]] = {}
+        for chunk in _chunks(sorted(set(ids)), 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(
+                "SELECT id, outlet, published FROM articles WHERE id IN (" + marks + ")", chunk
+            ):
+                out[row[0]] = (row[1], row[2])
+        return out
+
+    def count_articles(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+    # -- fingerprints, LSH, edges ----------------------------------------------------------
+
+    def fingerprint_ids(self, keys: Sequence[int]) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for chunk in _chunks(list(set(keys)), 500):
+            marks = ",".join("?" * len(chunk))
+            for k, i in self.conn.execute(
+                "SELECT key, id FROM fingerprints WHERE key IN (" + marks + ")", chunk
+            ):
+                out[int(k)] = int(i)
+        return out
+
+    def insert_fingerprint(self, key: int, text: str, words: int) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO fingerprints (key, text, words) VALUES (?, ?, ?)", (key, text, words)
+        )
+        return int(cur.lastrowid or 0)
+
+    def insert_signatures(self, rows: Iterable[tuple[int, bytes]]) -> None:
+        self.conn.executemany("INSERT OR IGNORE INTO signatures VALUES (?, ?)", rows)
+
+    def fingerprint_texts(self, ids: Iterable[int]) -> dict[int, tuple[str, int]]:
+        out: dict[int, tuple[str, int]] = {}
+        for chunk in _chunks(sorted(set(ids)), 500):
+            marks = ",".join("?" * len(chunk))
+            for i, text, words in self.conn.execute(
+                "SELECT id, text, words FROM fingerprints WHERE id IN (" + marks + ")", chunk
+            ):
+                out[int(i)] = (text, int(words))
+        return out
+
+    def insert_near(self, pairs: Iterable[tuple[int, int, float]]) -> None:
+        self.conn.executemany("INSERT OR IGNORE INTO near VALUES (?, ?, ?)", pairs)
+
+    def neighbors(self, ids: Iterable[int]) -> dict[int, list[tuple[int, float]]]:
+        """Near-duplicate fingerprints of each given fingerprint, with their similarity."""
+        out: dict[int, list[tuple[int, float]]] = {}
+        for chunk in _chunks(sorted(set(ids)), 400):
+            marks = ",".join("?" * len(chunk))
+            for a, b, sim in self.conn.execute(
+                "SELECT a, b, similarity FROM near WHERE a IN (" + marks + ")"
+                " UNION ALL SELECT b, a, similarity FROM near WHERE b IN (" + marks + ")",
+                chunk + chunk,
+            ):
+                out.setdefault(int(a), []).append((int(b), float(sim)))
+        for v in out.values():
+            v.sort()
+        return out
+
+    # -- segments ------------------------------------------------------------------------
+
+    def insert_segments(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Rows of (article, idx, kind, start, end, block, parts, fingerprint)."""
+        self.conn.executemany(
+            'INSERT INTO segments (article, idx, kind, start, "end", block, parts, fingerprint)'
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def segments_of(self, article_id: str) -> list[sqlite3.Row]:
+        cur = self.conn.execute(
+            'SELECT s.idx, s.kind, s.start, s."end", s.block, s.parts, s.fingerprint, s.verdict,'
+            " s.rule, s.reason, s.matched, COALESCE(f.words, 0) AS words FROM segments s"
+            " LEFT JOIN fingerprints f ON f.id = s.fingerprint WHERE s.article = ? ORDER BY s.idx",
+            (article_id,),
+        )
+        cur.row_factory = sqlite3.Row
+        return list(cur)
+
+    def occurrences(
+        self, fingerprints: Iterable[int], exclude: str, limit: int
+    ) -> list[Occurrence]:
+        """Segments of other articles holding these fingerprints, at most ``limit`` per
+        fingerprint, taken in article-id order so the sample never depends on ingest order."""
+        out: list[Occurrence] = []
+        for fp in sorted(set(fingerprints)):
+            for row in self.conn.execute(
+                'SELECT s.fingerprint, s.article, a.outlet, a.published, s.start, s."end", s.idx'
+                " FROM segments s JOIN articles a ON a.id = s.article"
+                " WHERE s.fingerprint = ? AND s.article != ?"
+                " ORDER BY s.fingerprint, s.article LIMIT ?",
+                (fp, exclude, limit),
+            ):
+                out.append(Occurrence(*row))
+        return out
+
+    def articles_sharing(self, fingerprints: Iterable[int], exclude: set[str], limit: int) -> set[str]:
+        """Other articles holding any of these fingerprints (at most ``limit`` per fingerprint)."""
+        out: set[str] = set()
+        for fp in sorted(set(fingerprints)):
+            for (aid,) in self.conn.execute(
+                "SELECT DISTINCT article FROM segments WHERE fingerprint = ?"
+                " ORDER BY article LIMIT ?",
+                (fp, limit + len(exclude)),
+            ):
+                if aid not in exclude:
+                    out.add(aid)
+        return out
+
+    def fingerprint_article_count(self, fp: int, cap: int) -> int:
+        row = self.conn.execute(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT article FROM segments WHERE fingerprint = ?"
+            " LIMIT ?)",
+            (fp, cap),
+        ).fetchone()
+        return int(row[0])
+
+    def update_findings(self, article_id: str, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Rows of (verdict, rule, reason, matched_json, idx)."""
+        self.conn.executemany(
+            "UPDATE segments SET verdict = ?, rule = ?, reason = ?, matched = ?"
+            " WHERE article = ? AND idx = ?",
+            [(v, r, why, m, article_id, i) for v, r, why, m, i in rows],
+        )
+
+    # -- summaries -----------------------------------------------------------------------
+
+    def stats(self, top: int = 5) -> dict[str, Any]:
+        c = self.conn
+        verdicts = {
+            v: {"segments": n, "chars": chars}
+            for v, n, chars in c.execute(
+                'SELECT verdict, COUNT(*), SUM("end" - start) FROM segments GROUP BY verdict'
+                " ORDER BY verdict"
+            )
+        }
+        outlets = [
+            {"outlet": o, "articles": n}
+            for o, n in c.execute(
+                "SELECT outlet, COUNT(*) FROM articles GROUP BY outlet ORDER BY COUNT(*) DESC,"
+                " outlet IS NULL, outlet"
+            )
+        ]
+        top_blocks: dict[str, list[dict[str, Any]]] = {}
+        rows = c.execute(
+            "SELECT a.outlet, f.text, COUNT(DISTINCT s.article) AS n FROM segments s"
+            " JOIN articles a ON a.id = s.article JOIN fingerprints f ON f.id = s.fingerprint"
+            " WHERE s.verdict = 'boilerplate' GROUP BY a.outlet, s.fingerprint"
+            " ORDER BY a.outlet IS NULL, a.outlet, n DESC, f.text"
+        )
+        for outlet, text, n in rows:
+            lst = top_blocks.setdefault(outlet or "(unknown outlet)", [])
+            if len(lst) < top:
+                lst.append({"text": text, "articles": n})
+        return {
+            "articles": self.count_articles(),
+            "outlets": outlets,
+            "segments": verdicts,
+            "fingerprints": int(c.execute("SELECT COUNT(*) FROM fingerprints").fetchone()[0]),
+            "near_pairs": int(c.execute("SELECT COUNT(*) FROM near").fetchone()[0]),
+            "runs": int(c.execute("SELECT COUNT(*) FROM runs").fetchone()[0]),
+            "top_boilerplate": top_blocks,
+        }
+
+
+def _article(row: Sequence[Any]) -> Article:
+    return Article(
+        id=row[0],
+        text=row[1],
+        url=row[2],
+        outlet=row[3],
+        published=parse_iso(row[4]),
+        title=row[5],
+        source=row[6],
+        extra=json.loads(row[7]) if row[7] else {},
+    )
+
+
+def _chunks(items: list[Any], n: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]

@@ -1,0 +1,411 @@
+"""Tracker: the one place that runs the flow segment -> fingerprint -> index -> classify -> store.
+
+``Tracker(path)`` holds one store and its LSH index. ``add`` and ``add_many`` ingest articles
+(one transaction per batch) and return what was found; ``result`` gives an article's verdicts
+as the corpus stands now, because a later article can turn an earlier one's line into
+boilerplate or make it the origin of a reused passage.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import xxhash
+
+from dedupe import clean, fingerprint
+from dedupe.classify import Evidence, Peer, classify, refine
+from dedupe.fields import normalize_url
+from dedupe.fingerprint import Params
+from dedupe.index import SqliteIndex
+from dedupe.model import Article, Finding, Match, Result, Segment
+from dedupe.segment import normalize, segment, tokens
+from dedupe.store import Occurrence, Store, iso
+
+#: Other articles re-judged at most per shared fingerprint when an article arrives.
+MAX_REJUDGE = 64
+#: Occurrences read per fingerprint when gathering evidence (a line in every article is capped).
+MAX_OCCURRENCES = 200
+#: Largest article accepted, in characters.
+MAX_ARTICLE_CHARS = 5_000_000
+
+
+def _version() -> str:
+    from dedupe import __version__
+
+    return __version__
+
+
+@dataclass
+class Summary:
+    """Counts of one ingest: articles added / already known / rejected, segments by verdict."""
+
+    added: int = 0
+    known: int = 0
+    rejected: int = 0
+    verdicts: dict[str, int] = field(default_factory=dict)
+
+    def line(self) -> str:
+        v = ", ".join(f"{k} {n}" for k, n in sorted(self.verdicts.items())) or "none"
+        return (
+            f"{self.added} articles added, {self.known} already known, {self.rejected} rejected;"
+            f" segments stripped or flagged: {v}"
+        )
+
+
+class Tracker:
+    """Clean and track articles against everything stored before.
+
+    >>> with Tracker(":memory:") as t:
+    ...     result = t.add({"id": "a1", "url": "https://example.org/a", "text": "Hello.\\nSubmit"})
+    ...     result.text
+    'Hello.'
+    """
+
+    def __init__(
+        self,
+        path: str | Path = "dedupe.db",
+        *,
+        params: Params | None = None,
+        strip_reused: bool = False,
+    ) -> None:
+        self.store = Store(path)
+        asked = params or self._stored_params() or Params()
+        stored = self.store.check_params(asked.as_dict())
+        self.params = Params(**stored)
+        self.index = SqliteIndex(self.store.conn)
+        self.strip_reused = strip_reused
+        self._lock = threading.RLock()
+        self._run: int | None = None
+        self._run_counts = [0, 0, 0]
+
+    def _stored_params(self) -> Params | None:
+        p = self.store.stored_params()
+        return Params(**p) if p else None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            if self._run is not None:
+                self.store.finish_run(self._run, *self._run_counts)
+                self._run = None
+            self.store.close()
+
+    def __enter__(self) -> Tracker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def begin_run(self, command: str, inputs: Sequence[str] = ()) -> int:
+        """Record a run (command, inputs, parameters, versions); ingests are counted on it."""
+        import datasketch
+
+        with self._lock:
+            self._run = self.store.start_run(
+                command,
+                inputs,
+                {
+                    "tool_version": _version(),
+                    "datasketch_version": datasketch.__version__,
+                    "params": json.dumps(self.params.as_dict(), sort_keys=True),
+                },
+            )
+            self._run_counts = [0, 0, 0]
+            return self._run
+
+    def count_rejected(self, n: int = 1) -> None:
+        self._run_counts[2] += n
+
+    # -- ingest --------------------------------------------------------------------------
+
+    def add(self, article: Article | dict[str, Any]) -> Result:
+        """Ingest one article and return its cleaned text and findings."""
+        return self.add_many([article])[0]
+
+    def add_many(
+        self, articles: Iterable[Article | dict[str, Any]], batch_size: int = 500
+    ) -> list[Result]:
+        """Ingest many articles, one transaction per ``batch_size``; results in input order."""
+        return list(self.stream(articles, batch_size=batch_size))
+
+    def stream(
+        self, articles: Iterable[Article | dict[str, Any]], batch_size: int = 500
+    ) -> Iterator[Result]:
+        """Like :meth:`add_many`, but yields results batch by batch (for large inputs)."""
+        batch: list[Article] = []
+        for a in articles:
+            batch.append(a if isinstance(a, Article) else Article.from_dict(a))
+            if len(batch) >= batch_size:
+                yield from self._ingest(batch)
+                batch = []
+        if batch:
+            yield from self._ingest(batch)
+
+    def _ingest(self, batch: list[Article]) -> list[Result]:
+        for a in batch:
+            if len(a.text) > MAX_ARTICLE_CHARS:
+                raise ValueError(
+                    f"article {a.id}: text is {len(a.text)} characters, over the limit of"
+                    f" {MAX_ARTICLE_CHARS}"
+                )
+        with self._lock, self.store.transaction():
+            new: list[Article] = []
+            known: dict[int, str] = {}
+            seen: dict[tuple[str, Any], str] = {}
+            for i, a in enumerate(batch):
+                url_n = normalize_url(a.url) if a.url else None
+                chash = _content_hash(a.text)
+                dup = self.store.find_known(a.id, url_n, chash)
+                if dup is None:
+                    for key in (("id", a.id), ("url", url_n), ("text", chash)):
+                        if key[1] is not None and key in seen:
+                            dup = seen[key]
+                            break
+                if dup is not None:
+                    known[i] = dup
+                    continue
+                for key in (("id", a.id), ("url", url_n), ("text", chash)):
+                    if key[1] is not None:
+                        seen[key] = a.id
+                self.store.insert_article(a, url_n, chash, self._run)
+                new.append(a)
+            segs = {a.id: refine(a.text, segment(a.text)) for a in new}
+            fps = self._fingerprint(new, segs)
+            affected = self.store.articles_sharing(
+                [fp for a in new for fp in fps[a.id] if fp is not None],
+                exclude={a.id for a in new},
+                limit=MAX_REJUDGE,
+            )
+            # Neighbours of the new fingerprints may sit in yet other articles.
+            nb = self.store.neighbors([fp for a in new for fp in fps[a.id] if fp is not None])
+            affected |= self.store.articles_sharing(
+                [b for v in nb.values() for b, _ in v],
+                exclude={a.id for a in new},
+                limit=MAX_REJUDGE,
+            )
+            for aid in sorted(affected):
+                self._judge(aid)
+            results: dict[str, Result] = {}
+            for a in new:
+                findings, segments = self._judge(a.id)
+                results[a.id] = self._result(a, segments, findings, "added")
+            out: list[Result] = []
+            for i, a in enumerate(batch):
+                if i in known:
+                    stored = self.result(known[i])
+                    out.append(
+                        Result(stored.article, stored.text, stored.findings, stored.removed, "known")
+                    )
+                else:
+                    out.append(results[a.id])
+            self._run_counts[0] += len(new)
+            self._run_counts[1] += len(known)
+        return out
+
+    def _fingerprint(
+        self, new: Sequence[Article], segs: dict[str, list[Segment]]
+    ) -> dict[str, list[int | None]]:
+        """Store each segment's fingerprint (new ones are indexed and matched) and the segments."""
+        p = self.params
+        norms: dict[str, list[tuple[int, str, list[str]]]] = {}
+        all_keys: set[int] = set()
+        for a in new:
+            rows = []
+            for g in segs[a.id]:
+                norm = normalize(g.text_of(a.text))
+                words = tokens(norm)
+                key = fingerprint.exact_key(norm)
+                rows.append((key, norm, words))
+                if words:
+                    all_keys.add(key)
+            norms[a.id] = rows
+        ids = self.store.fingerprint_ids(sorted(all_keys))
+        fresh: list[tuple[int, list[str]]] = []
+        for a in new:
+            for key, norm, words in norms[a.id]:
+                if words and key not in ids:
+                    ids[key] = self.store.insert_fingerprint(key, norm, len(words))
+                    if len(words) >= p.min_words:
+                        fresh.append((ids[key], words))
+        if fresh:
+            hashes = [fingerprint.shingle_hashes(w, p.ngram) for _, w in fresh]
+            sigs = fingerprint.signatures(hashes, p.num_perm, p.seed)
+            keys = fingerprint.band_keys(sigs, p.bands, p.rows)
+            items = [i for i, _ in fresh]
+            self.store.insert_signatures(
+                (i, fingerprint.signature_bytes(s)) for i, s in zip(items, sigs)
+            )
+            self.index.add(items, keys)
+            cands = self.index.candidates(keys, p.max_candidates)
+            words_of = {i: w for i, w in fresh}
+            need = sorted({c for cs in cands for c in cs if c not in words_of})
+            for c, (text, _) in self.store.fingerprint_texts(need).items():
+                words_of[c] = text.split(" ")
+            pairs: list[tuple[int, int, float]] = []
+            for (i, w), cs in zip(fresh, cands):
+                for c in cs:
+                    if c == i:
+                        continue
+                    sim = fingerprint.similarity(w, words_of[c], p.ngram)
+                    if sim >= p.threshold:
+                        pairs.append((min(i, c), max(i, c), round(sim, 6)))
+            self.store.insert_near(sorted(set(pairs)))
+        out: dict[str, list[int | None]] = {}
+        for a in new:
+            fp_list: list[int | None] = [
+                ids[key] if words else None for key, _, words in norms[a.id]
+            ]
+            out[a.id] = fp_list
+            self.store.insert_segments(
+                (
+                    a.id,
+                    g.index,
+                    g.kind,
+                    g.start,
+                    g.end,
+                    g.block,
+                    json.dumps(g.parts) if g.parts else None,
+                    fp,
+                )
+                for g, fp in zip(segs[a.id], fp_list)
+            )
+        return out
+
+    # -- judging -------------------------------------------------------------------------
+
+    def _load_segments(self, article_id: str) -> tuple[list[Segment], list[int | None]]:
+        """An article's segments and the fingerprint each matches on (``None``: matches
+        nothing; a sentence too short to tell apart from others, unless it is a whole line)."""
+        rows = self.store.segments_of(article_id)
+        short = self.params.min_words
+        segs = [
+            Segment(
+                r["idx"],
+                r["kind"],
+                r["start"],
+                r["end"],
+                r["block"],
+                tuple(tuple(p) for p in json.loads(r["parts"])) if r["parts"] else (),
+            )
+            for r in rows
+        ]
+        fps = [
+            r["fingerprint"] if r["kind"] == "block" or r["words"] >= short else None for r in rows
+        ]
+        return segs, fps
+
+    def evidence(self, article_id: str) -> tuple[Article, list[Segment], list[Evidence]]:
+        """What the store knows about each segment of a stored article."""
+        article = self.store.article(article_id)
+        if article is None:
+            raise KeyError(article_id)
+        segs, fps = self._load_segments(article_id)
+        present = sorted({fp for fp in fps if fp is not None})
+        nb = self.store.neighbors(present)
+        group: dict[int, dict[int, float]] = {}
+        for fp in present:
+            g = {fp: 1.0}
+            for other, sim in nb.get(fp, []):
+                g[other] = max(g.get(other, 0.0), sim)
+            group[fp] = g
+        every = sorted({x for g in group.values() for x in g})
+        occ: dict[int, list[Occurrence]] = {}
+        for o in self.store.occurrences(every, article_id, MAX_OCCURRENCES):
+            occ.setdefault(o.fingerprint, []).append(o)
+        evidence: list[Evidence] = []
+        for k, fp in enumerate(fps):
+            if fp is None:
+                evidence.append(Evidence())
+                continue
+            best: dict[str, Peer] = {}
+            for other, sim in group[fp].items():
+                for o in occ.get(other, []):
+                    cur = best.get(o.article)
+                    if cur is None or sim > cur.similarity:
+                        best[o.article] = Peer(o.article, o.outlet, o.published, o.start, o.end, sim)
+            internal = tuple(
+                (j, group[fp][fps[j]])  # type: ignore[index]
+                for j in range(k)
+                if fps[j] is not None and fps[j] in group[fp]
+            )
+            evidence.append(Evidence(tuple(best[x] for x in sorted(best)), internal))
+        return article, segs, evidence
+
+    def _judge(self, article_id: str) -> tuple[list[Finding], list[Segment]]:
+        article, segs, ev = self.evidence(article_id)
+        findings = classify(
+            article.id,
+            article.outlet,
+            iso(article.published),
+            article.text,
+            segs,
+            ev,
+            self.params.min_outlet_articles,
+        )
+        self.store.update_findings(
+            article.id,
+            [
+                (
+                    f.verdict,
+                    f.rule,
+                    f.reason,
+                    json.dumps([m.as_dict() for m in f.matched], ensure_ascii=False),
+                    g.index,
+                )
+                for f, g in zip(findings, segs)
+            ],
+        )
+        return findings, segs
+
+    def _stripped(self) -> frozenset[str]:
+        return clean.STRIPPED | ({"reused"} if self.strip_reused else set())
+
+    def _result(
+        self, article: Article, segs: list[Segment], findings: list[Finding], status: str
+    ) -> Result:
+        cuts = clean.removals(article.text, segs, findings, self._stripped())
+        return Result(article, clean.apply(article.text, cuts), tuple(findings), tuple(cuts), status)  # type: ignore[arg-type]
+
+    # -- reading -------------------------------------------------------------------------
+
+    def result(self, article_id: str) -> Result:
+        """A stored article's cleaned text and findings, as last judged."""
+        with self._lock:
+            article = self.store.article(article_id)
+            if article is None:
+                raise KeyError(f"no article with id {article_id!r} in {self.store.path}")
+            segs, _ = self._load_segments(article_id)
+            findings = [
+                Finding(
+                    g.start,
+                    g.end,
+                    g.kind,
+                    r["verdict"],
+                    r["reason"],
+                    r["rule"],
+                    tuple(Match(**m) for m in json.loads(r["matched"])),
+                )
+                for g, r in zip(segs, self.store.segments_of(article_id))
+            ]
+            return self._result(article, segs, findings, "added")
+
+    def results(self, ids: Sequence[str] | None = None) -> Iterator[Result]:
+        """Every stored article (or those named), cleaned, in publication order then id."""
+        for a in self.store.articles(ids):
+            yield self.result(a.id)
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            s = self.store.stats()
+            s["params"] = self.params.as_dict()
+            return s
+
+
+def _content_hash(text: str) -> int:
+    return xxhash.xxh64_intdigest(text.encode("utf-8", "surrogatepass")) - (1 << 63)

@@ -1,0 +1,1 @@
+"""The jinja2 templates of the HTML report, installed with the package as dedupe.templates."""
