@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dedupe import lexicon
-from dedupe.model import Finding, Match, Segment
+from dedupe.model import Finding, Match, Segment, order_key
 
 #: Later copies or earlier sources named in a finding at most.
 MAX_MATCHES = 5
@@ -49,16 +49,20 @@ class Peer:
 
 @dataclass(frozen=True)
 class Evidence:
-    """What the corpus says about one segment: where else its text is, and where earlier in
-    its own article (``internal``: indexes of earlier segments with their similarity)."""
+    """What the corpus says about one segment's text.
+
+    ``counts``: for each known outlet carrying the text (exactly or nearly), how many of its
+    articles do, this one included. ``peers``: the earliest other article of each outlet
+    carrying it. ``internal``: earlier segments of this article with the same or a near text,
+    as (segment index, similarity).
+    """
 
     peers: tuple[Peer, ...] = ()
+    counts: tuple[tuple[str, int], ...] = ()
     internal: tuple[tuple[int, float], ...] = ()
-
-
-def order_key(published: str | None, article: str) -> tuple[bool, str, str]:
-    """Sort key of an article in time: dated first, by date, then by id."""
-    return (published is None, published or "", article)
+    #: A sentence too short to tell apart from others: it may be furniture by recurrence,
+    #: but is never a repeat or reuse on its own.
+    short: bool = False
 
 
 def refine(text: str, segments: Sequence[Segment]) -> list[Segment]:
@@ -145,7 +149,7 @@ def classify(
                 f'subscription pitch from "{_short(pitch_opener)}" to the end of the article',
             )
             continue
-        if ev.internal:
+        if ev.internal and not ev.short:
             j, sim = ev.internal[0]
             first = segments[j]
             m = Match(article_id, first.start, first.end, sim, outlet, published)
@@ -155,34 +159,24 @@ def classify(
                 how = "exact" if sim >= 1.0 else f"near ({sim:.2f})"
                 found("repeat", "repeat", f"{how} repeat of segment {j} of this article", [m])
             continue
-        # Recurrence: count distinct articles per outlet among the peers (+ this one).
-        per_outlet: dict[str, set[str]] = {}
-        for p in ev.peers:
-            if p.outlet is not None:
-                per_outlet.setdefault(p.outlet, set()).add(p.article)
-        if outlet is not None:
-            per_outlet.setdefault(outlet, set()).add(article_id)
+        # Recurrence: page furniture of this outlet or of any other is never reuse.
+        counts = dict(ev.counts)
         furniture = sorted(
-            (o for o, arts in per_outlet.items() if len(arts) >= min_outlet_articles),
-            key=lambda o: (o != outlet, -len(per_outlet[o]), o),
+            (o for o, n in counts.items() if n >= min_outlet_articles),
+            key=lambda o: (o != outlet, -counts[o], o),
         )
         if furniture:
             o = furniture[0]
-            examples = [p.match() for p in ev.peers if p.outlet == o][:MAX_MATCHES]
+            examples = [p.match() for p in ev.peers if p.outlet == o]
             whose = "this outlet" if o == outlet else f"outlet {o}"
-            found(
-                "boilerplate",
-                "recurrence",
-                f"recurs in {len(per_outlet[o])} articles of {whose}",
-                examples,
-            )
+            found("boilerplate", "recurrence", f"recurs in {counts[o]} articles of {whose}", examples)
             continue
         others = [p for p in ev.peers if outlet is None or p.outlet != outlet]
+        if ev.short:
+            others = []
         if others and not lexicon.byline(t):
-            earlier = sorted(
-                (p for p in others if order_key(p.published, p.article) < me),
-                key=lambda p: order_key(p.published, p.article),
-            )
+            others.sort(key=lambda p: order_key(p.published, p.article))
+            earlier = [p for p in others if order_key(p.published, p.article) < me]
             if earlier:
                 src = earlier[0]
                 found(
@@ -193,22 +187,17 @@ def classify(
                     [p.match() for p in earlier[:MAX_MATCHES]],
                 )
             else:
-                later = sorted(others, key=lambda p: order_key(p.published, p.article))
                 found(
                     "kept",
                     "reuse-origin",
-                    f"earliest of {len(later) + 1} articles carrying this text",
-                    [p.match() for p in later[:MAX_MATCHES]],
+                    f"earliest carrier of this text; {len(others)} other outlet(s) carry it later",
+                    [p.match() for p in others[:MAX_MATCHES]],
                 )
             continue
-        same = [p for p in ev.peers if outlet is not None and p.outlet == outlet]
-        if same:
-            found(
-                "kept",
-                "same-outlet",
-                f"also in {len({p.article for p in same})} other article(s) of this outlet",
-                [p.match() for p in same[:MAX_MATCHES]],
-            )
+        mine = counts.get(outlet, 1) if outlet is not None else 1
+        if mine > 1 and not ev.short:
+            same = [p.match() for p in ev.peers if p.outlet == outlet]
+            found("kept", "same-outlet", f"also in {mine - 1} other article(s) of this outlet", same)
             continue
         found("kept", "unique", "")
     return findings

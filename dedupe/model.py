@@ -15,6 +15,17 @@ SegmentKind = Literal["block", "sentence", "fragment"]
 VERDICTS: tuple[str, ...] = ("boilerplate", "repeat", "reused", "kept")
 
 
+def order_key(published: str | None, article: str) -> str:
+    """Text that sorts articles in time: dated first by date (ISO UTC text), unknown dates last,
+    then by id. Never by ingest order, so every ordering is the same whatever arrived first."""
+    return ("0" + published if published else "1") + "|" + article
+
+
+def outlet_key(outlet: str | None, article: str) -> str:
+    """The outlet an article counts for; an unknown outlet is the article's own."""
+    return "=" + outlet if outlet is not None else "?" + article
+
+
 class DedupeError(Exception):
     """Base class of the errors dedupe raises on purpose."""
 

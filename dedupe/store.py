@@ -21,7 +21,7 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from dedupe.model import Article, StoreError
+from dedupe.model import Article, StoreError, order_key, outlet_key  # noqa: F401
 
 SCHEMA_VERSION = 1
 MIGRATIONS = Migrations("dedupe")
@@ -120,6 +120,18 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
     db.execute("CREATE INDEX IF NOT EXISTS segments_fp ON segments(fingerprint, article)")
     db.execute("CREATE INDEX IF NOT EXISTS segments_verdict ON segments(verdict)")
+    # Per fingerprint and outlet: how many articles carry it, and the earliest of them (by
+    # publication date, unknown last, then id). Kept exact by each insert, whatever the order.
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS carriers (
+            fingerprint INTEGER NOT NULL REFERENCES fingerprints(id),
+            outlet TEXT NOT NULL,
+            articles INTEGER NOT NULL,
+            first_article TEXT NOT NULL REFERENCES articles(id),
+            first_key TEXT NOT NULL,
+            PRIMARY KEY (fingerprint, outlet)
+        ) WITHOUT ROWID"""
+    )
 
 
 def utcnow() -> str:
@@ -127,10 +139,10 @@ def utcnow() -> str:
 
 
 def iso(value: dt.datetime | None) -> str | None:
-    """Dates are stored as ISO 8601 UTC text, so they sort as text."""
+    """Dates are stored as ISO 8601 UTC text to the second, so they sort as text."""
     if value is None:
         return None
-    return value.astimezone(dt.timezone.utc).isoformat()
+    return value.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def parse_iso(value: str | None) -> dt.datetime | None:
@@ -474,6 +486,79 @@ class Store:
             (fp, cap),
         ).fetchone()
         return int(row[0])
+
+    def add_carriers(self, rows: Iterable[tuple[int, str, str, str]]) -> list[tuple[int, str, int, str | None]]:
+        """Count new articles on their fingerprints: rows of (fingerprint, outlet key, article,
+        order key). Returns, per row, (fingerprint, outlet key, articles now, previous first
+        article if this one replaced it)."""
+        out: list[tuple[int, str, int, str | None]] = []
+        for fp, okey, article, key in rows:
+            prev = self.conn.execute(
+                "SELECT articles, first_article, first_key FROM carriers"
+                " WHERE fingerprint = ? AND outlet = ?",
+                (fp, okey),
+            ).fetchone()
+            if prev is None:
+                self.conn.execute(
+                    "INSERT INTO carriers VALUES (?, ?, 1, ?, ?)", (fp, okey, article, key)
+                )
+                out.append((fp, okey, 1, None))
+                continue
+            n, first, first_key = prev
+            if key < first_key:
+                self.conn.execute(
+                    "UPDATE carriers SET articles = ?, first_article = ?, first_key = ?"
+                    " WHERE fingerprint = ? AND outlet = ?",
+                    (n + 1, article, key, fp, okey),
+                )
+                out.append((fp, okey, n + 1, first))
+            else:
+                self.conn.execute(
+                    "UPDATE carriers SET articles = ? WHERE fingerprint = ? AND outlet = ?",
+                    (n + 1, fp, okey),
+                )
+                out.append((fp, okey, n + 1, None))
+        return out
+
+    def carriers(self, fingerprints: Iterable[int]) -> list[tuple[int, str, int, str, str]]:
+        """Rows (fingerprint, outlet key, articles, first article, first order key)."""
+        out: list[tuple[int, str, int, str, str]] = []
+        for chunk in _chunks(sorted(set(fingerprints)), 500):
+            marks = ",".join("?" * len(chunk))
+            out.extend(
+                self.conn.execute(
+                    "SELECT fingerprint, outlet, articles, first_article, first_key FROM carriers"
+                    " WHERE fingerprint IN (" + marks + ") ORDER BY fingerprint, outlet",
+                    chunk,
+                )
+            )
+        return out
+
+    def locate(self, article: str, fingerprints: Sequence[int]) -> tuple[int, int] | None:
+        """Offsets of the first segment of ``article`` holding one of the fingerprints."""
+        marks = ",".join("?" * len(fingerprints))
+        row = self.conn.execute(
+            'SELECT start, "end" FROM segments WHERE article = ? AND fingerprint IN ('
+            + marks
+            + ") ORDER BY idx LIMIT 1",
+            [article, *fingerprints],
+        ).fetchone()
+        return (int(row[0]), int(row[1])) if row else None
+
+    def articles_of(self, fingerprint: int, outlet: str | None, limit: int) -> list[str]:
+        """Articles of one outlet (``None``: any) carrying a fingerprint, by id."""
+        if outlet is None:
+            rows = self.conn.execute(
+                "SELECT DISTINCT article FROM segments WHERE fingerprint = ? ORDER BY article LIMIT ?",
+                (fingerprint, limit),
+            )
+        else:
+            rows = self.conn.execute(
+                "SELECT DISTINCT s.article FROM segments s JOIN articles a ON a.id = s.article"
+                " WHERE s.fingerprint = ? AND a.outlet = ? ORDER BY s.article LIMIT ?",
+                (fingerprint, outlet, limit),
+            )
+        return [r[0] for r in rows]
 
     def update_findings(self, article_id: str, rows: Iterable[tuple[Any, ...]]) -> None:
         """Rows of (verdict, rule, reason, matched_json, idx)."""

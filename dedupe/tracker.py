@@ -22,14 +22,12 @@ from dedupe.classify import Evidence, Peer, classify, refine
 from dedupe.fields import normalize_url
 from dedupe.fingerprint import Params
 from dedupe.index import SqliteIndex
-from dedupe.model import Article, Finding, Match, Result, Segment
+from dedupe.model import Article, Finding, Match, Result, Segment, order_key, outlet_key
 from dedupe.segment import normalize, segment, tokens
-from dedupe.store import Occurrence, Store, iso
+from dedupe.store import Store, iso
 
-#: Other articles re-judged at most per shared fingerprint when an article arrives.
-MAX_REJUDGE = 64
-#: Occurrences read per fingerprint when gathering evidence (a line in every article is capped).
-MAX_OCCURRENCES = 200
+#: Outlets whose earliest carrier of a changed text is re-judged at most.
+MAX_REJUDGE_OUTLETS = 20
 #: Largest article accepted, in characters.
 MAX_ARTICLE_CHARS = 5_000_000
 
@@ -176,20 +174,9 @@ class Tracker:
                 self.store.insert_article(a, url_n, chash, self._run)
                 new.append(a)
             segs = {a.id: refine(a.text, segment(a.text)) for a in new}
-            fps = self._fingerprint(new, segs)
-            affected = self.store.articles_sharing(
-                [fp for a in new for fp in fps[a.id] if fp is not None],
-                exclude={a.id for a in new},
-                limit=MAX_REJUDGE,
-            )
-            # Neighbours of the new fingerprints may sit in yet other articles.
-            nb = self.store.neighbors([fp for a in new for fp in fps[a.id] if fp is not None])
-            affected |= self.store.articles_sharing(
-                [b for v in nb.values() for b, _ in v],
-                exclude={a.id for a in new},
-                limit=MAX_REJUDGE,
-            )
-            for aid in sorted(affected):
+            fps, new_edges = self._fingerprint(new, segs)
+            affected = self._count_carriers(new, fps, new_edges)
+            for aid in sorted(affected - {a.id for a in new}):
                 self._judge(aid)
             results: dict[str, Result] = {}
             for a in new:
@@ -210,7 +197,7 @@ class Tracker:
 
     def _fingerprint(
         self, new: Sequence[Article], segs: dict[str, list[Segment]]
-    ) -> dict[str, list[int | None]]:
+    ) -> tuple[dict[str, list[int | None]], list[tuple[int, int, float]]]:
         """Store each segment's fingerprint (new ones are indexed and matched) and the segments."""
         p = self.params
         norms: dict[str, list[tuple[int, str, list[str]]]] = {}
@@ -227,6 +214,7 @@ class Tracker:
             norms[a.id] = rows
         ids = self.store.fingerprint_ids(sorted(all_keys))
         fresh: list[tuple[int, list[str]]] = []
+        pairs: list[tuple[int, int, float]] = []
         for a in new:
             for key, norm, words in norms[a.id]:
                 if words and key not in ids:
@@ -247,7 +235,6 @@ class Tracker:
             need = sorted({c for cs in cands for c in cs if c not in words_of})
             for c, (text, _) in self.store.fingerprint_texts(need).items():
                 words_of[c] = text.split(" ")
-            pairs: list[tuple[int, int, float]] = []
             for (i, w), cs in zip(fresh, cands):
                 for c in cs:
                     if c == i:
@@ -255,7 +242,8 @@ class Tracker:
                     sim = fingerprint.similarity(w, words_of[c], p.ngram)
                     if sim >= p.threshold:
                         pairs.append((min(i, c), max(i, c), round(sim, 6)))
-            self.store.insert_near(sorted(set(pairs)))
+            pairs = sorted(set(pairs))
+            self.store.insert_near(pairs)
         out: dict[str, list[int | None]] = {}
         for a in new:
             fp_list: list[int | None] = [
@@ -275,13 +263,47 @@ class Tracker:
                 )
                 for g, fp in zip(segs[a.id], fp_list)
             )
-        return out
+        return out, pairs
+
+    def _count_carriers(
+        self,
+        new: Sequence[Article],
+        fps: dict[str, list[int | None]],
+        edges: Sequence[tuple[int, int, float]],
+    ) -> set[str]:
+        """Count the new articles on their fingerprints; return the stored articles whose
+        verdicts may have changed (a block crossing the boilerplate count, an earlier origin)."""
+        k = self.params.min_outlet_articles
+        rows = []
+        for a in new:
+            key = order_key(iso(a.published), a.id)
+            okey = outlet_key(a.outlet, a.id)
+            for fp in sorted({fp for fp in fps[a.id] if fp is not None}):
+                rows.append((fp, okey, a.id, key))
+        affected: set[str] = set()
+        touched: set[int] = set()
+        for fp, okey, n, prev_first in self.store.add_carriers(rows):
+            touched.add(fp)
+            if prev_first is not None:
+                affected.add(prev_first)
+            if n == k and okey.startswith("="):
+                affected.update(self.store.articles_of(fp, okey[1:], k))
+        for a_fp, b_fp, _ in edges:
+            touched.update((a_fp, b_fp))
+        # The earliest carrier in each outlet may stop being the origin, or become one.
+        carriers = self.store.carriers(touched)
+        per_fp: dict[int, int] = {}
+        for fp, _okey, _n, first, _fk in carriers:
+            per_fp[fp] = per_fp.get(fp, 0) + 1
+            if per_fp[fp] <= MAX_REJUDGE_OUTLETS:
+                affected.add(first)
+        return affected
 
     # -- judging -------------------------------------------------------------------------
 
     def _load_segments(self, article_id: str) -> tuple[list[Segment], list[int | None]]:
-        """An article's segments and the fingerprint each matches on (``None``: matches
-        nothing; a sentence too short to tell apart from others, unless it is a whole line)."""
+        """An article's segments and their fingerprints; notes which are sentences too short
+        to tell apart from others (they count for recurrence only, not repeats or reuse)."""
         rows = self.store.segments_of(article_id)
         short = self.params.min_words
         segs = [
@@ -295,10 +317,8 @@ class Tracker:
             )
             for r in rows
         ]
-        fps = [
-            r["fingerprint"] if r["kind"] == "block" or r["words"] >= short else None for r in rows
-        ]
-        return segs, fps
+        self._short = [r["kind"] != "block" and r["words"] < short for r in rows]
+        return segs, [r["fingerprint"] for r in rows]
 
     def evidence(self, article_id: str) -> tuple[Article, list[Segment], list[Evidence]]:
         """What the store knows about each segment of a stored article."""
@@ -314,30 +334,64 @@ class Tracker:
             for other, sim in nb.get(fp, []):
                 g[other] = max(g.get(other, 0.0), sim)
             group[fp] = g
-        every = sorted({x for g in group.values() for x in g})
-        occ: dict[int, list[Occurrence]] = {}
-        for o in self.store.occurrences(every, article_id, MAX_OCCURRENCES):
-            occ.setdefault(o.fingerprint, []).append(o)
+        rows: dict[int, list[tuple[str, int, str, str]]] = {}
+        for fp, okey, n, first, fkey in self.store.carriers({x for g in group.values() for x in g}):
+            rows.setdefault(fp, []).append((okey, n, first, fkey))
         evidence: list[Evidence] = []
         for k, fp in enumerate(fps):
             if fp is None:
                 evidence.append(Evidence())
                 continue
-            best: dict[str, Peer] = {}
+            counts: dict[str, int] = {}
+            earliest: dict[str, tuple[str, str, float, int]] = {}
             for other, sim in group[fp].items():
-                for o in occ.get(other, []):
-                    cur = best.get(o.article)
-                    if cur is None or sim > cur.similarity:
-                        best[o.article] = Peer(o.article, o.outlet, o.published, o.start, o.end, sim)
+                for okey, n, first, fkey in rows.get(other, []):
+                    counts[okey] = counts.get(okey, 0) + n
+                    if first == article.id:
+                        continue
+                    cur = earliest.get(okey)
+                    if cur is None or fkey < cur[0]:
+                        earliest[okey] = (fkey, first, sim, other)
+            peers = []
+            for okey in sorted(earliest):
+                fkey, first, sim, other = earliest[okey]
+                published = fkey[1:].split("|", 1)[0] if fkey.startswith("0") else None
+                outlet = okey[1:] if okey.startswith("=") else None
+                peers.append(Peer(first, outlet, published, -1, -1, sim))
             internal = tuple(
                 (j, group[fp][fps[j]])  # type: ignore[index]
                 for j in range(k)
-                if fps[j] is not None and fps[j] in group[fp]
+                if fps[j] is not None and fps[j] in group[fp] and not self._short[j]
             )
-            evidence.append(Evidence(tuple(best[x] for x in sorted(best)), internal))
+            known_counts = tuple(
+                (o[1:], n) for o, n in sorted(counts.items()) if o.startswith("=")
+            )
+            evidence.append(Evidence(tuple(peers), known_counts, internal, self._short[k]))
+        self._groups = {fp: sorted(g) for fp, g in group.items()}
+        self._fps = fps
         return article, segs, evidence
 
-    def _judge(self, article_id: str) -> tuple[list[Finding], list[Segment]]:
+    def _locate(self, findings: list[Finding], fps: list[int | None]) -> list[Finding]:
+        """Fill in the offsets of matched segments in other articles (looked up lazily: only
+        for the matches a finding names)."""
+        out = []
+        for f, fp in zip(findings, fps):
+            if not f.matched or fp is None or all(m.start >= 0 for m in f.matched):
+                out.append(f)
+                continue
+            group = self._groups.get(fp, [fp])
+            matched = []
+            for m in f.matched:
+                if m.start < 0:
+                    where = self.store.locate(m.article, group)
+                    if where is not None:
+                        m = Match(m.article, where[0], where[1], m.similarity, m.outlet, m.published)
+                matched.append(m)
+            out.append(Finding(f.start, f.end, f.kind, f.verdict, f.reason, f.rule, tuple(matched)))
+        return out
+
+    def _findings(self, article_id: str) -> tuple[Article, list[Finding], list[Segment]]:
+        """Judge a stored article against the store as it is now."""
         article, segs, ev = self.evidence(article_id)
         findings = classify(
             article.id,
@@ -348,6 +402,11 @@ class Tracker:
             ev,
             self.params.min_outlet_articles,
         )
+        return article, self._locate(findings, self._fps), segs
+
+    def _judge(self, article_id: str) -> tuple[list[Finding], list[Segment]]:
+        """Judge a stored article and keep the verdicts in the store (for stats and browsing)."""
+        article, findings, segs = self._findings(article_id)
         self.store.update_findings(
             article.id,
             [
@@ -375,24 +434,11 @@ class Tracker:
     # -- reading -------------------------------------------------------------------------
 
     def result(self, article_id: str) -> Result:
-        """A stored article's cleaned text and findings, as last judged."""
+        """A stored article's cleaned text and findings, judged against the store as it is now."""
         with self._lock:
-            article = self.store.article(article_id)
-            if article is None:
+            if self.store.article(article_id) is None:
                 raise KeyError(f"no article with id {article_id!r} in {self.store.path}")
-            segs, _ = self._load_segments(article_id)
-            findings = [
-                Finding(
-                    g.start,
-                    g.end,
-                    g.kind,
-                    r["verdict"],
-                    r["reason"],
-                    r["rule"],
-                    tuple(Match(**m) for m in json.loads(r["matched"])),
-                )
-                for g, r in zip(segs, self.store.segments_of(article_id))
-            ]
+            article, findings, segs = self._findings(article_id)
             return self._result(article, segs, findings, "added")
 
     def results(self, ids: Sequence[str] | None = None) -> Iterator[Result]:

@@ -1,0 +1,122 @@
+"""The library face: Tracker.add / add_many / result, against everything stored before."""
+
+import itertools
+
+import pytest
+from conftest import FURNITURE, WIRE, corpus, day, dump
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedupe import Article, Params, StoreError, Tracker
+
+
+def verdict_of(result, needle):
+    text = result.article.text
+    for f in result.findings:
+        if needle in text[f.start : f.end]:
+            return f.verdict, f.rule
+    raise AssertionError(f"{needle!r} not found")
+
+
+def test_boilerplate_recurring_in_an_outlet_is_stripped_from_every_article(articles):
+    with Tracker(":memory:") as t:
+        first = t.add(articles[0])
+        assert verdict_of(first, "Ledger Media Group") == ("kept", "unique")
+        t.add_many(articles[1:])
+        for aid in ("a1", "a2", "a3"):
+            r = t.result(aid)
+            assert FURNITURE not in r.text
+            assert verdict_of(r, "Ledger Media Group") == ("boilerplate", "recurrence")
+
+
+def test_reuse_is_found_kept_and_ordered_by_publication_not_ingest():
+    arts = corpus()
+    with Tracker(":memory:") as t:
+        t.add_many([arts[4], arts[3]])  # the copy arrives first
+        copy, origin = t.result("c1"), t.result("b1")
+        assert verdict_of(copy, "Officials in the border city") == ("reused", "reuse")
+        assert verdict_of(origin, "Officials in the border city") == ("kept", "reuse-origin")
+        assert WIRE in copy.text  # kept by default
+        (f,) = copy.reused
+        assert f.matched[0].article == "b1" and f.matched[0].similarity == 1.0
+    with Tracker(":memory:", strip_reused=True) as t:
+        t.add_many(arts)
+        assert WIRE not in t.result("c1").text
+        assert WIRE in t.result("b1").text
+
+
+def test_repeats_inside_an_article_keep_the_first():
+    text = (
+        "Recent data shows the immigration crisis is shifting west to border states like Arizona.\n"
+        "Mexican authorities have also beefed up security on their side of the border.\n"
+        "Recent data shows the immigration crisis is shifting west toward border states like Arizona."
+    )
+    with Tracker(":memory:") as t:
+        r = t.add(Article("x", text))
+    assert [c.verdict for c in r.removed] == ["repeat"]
+    assert r.text.count("Recent data shows") == 1
+    assert r.removed[0].start > text.index("Mexican")
+
+
+def test_same_article_twice_changes_nothing(articles, tmp_path):
+    db = tmp_path / "s.db"
+    with Tracker(db) as t:
+        t.add_many(articles)
+        before = dump(t.results())
+        again = t.add_many(articles + [Article("other-id", articles[0].text)])
+        assert {r.status for r in again} == {"known"}
+        assert dump(t.results()) == before
+        assert t.store.count_articles() == len(articles)
+
+
+def test_unknown_outlet_and_date_never_win_or_crash():
+    arts = [
+        Article("undated", WIRE),
+        Article("dated", "Intro line of the dated story, written by staff.\n" + WIRE, outlet="d.example", published=day(9)),
+    ]
+    with Tracker(":memory:") as t:
+        t.add_many(arts)
+        assert verdict_of(t.result("undated"), "Officials")[0] == "reused"
+        assert verdict_of(t.result("dated"), "Officials")[1] == "reuse-origin"
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.permutations(range(5)), st.integers(1, 3))
+def test_ingest_order_does_not_change_the_output(order, batch):
+    arts = corpus()
+    with Tracker(":memory:") as ref:
+        ref.add_many(arts)
+        expected = dump(ref.results())
+    with Tracker(":memory:") as t:
+        t.add_many([arts[i] for i in order], batch_size=batch)
+        assert dump(t.results()) == expected
+
+
+def test_reopening_with_other_parameters_is_refused(tmp_path):
+    db = tmp_path / "p.db"
+    with Tracker(db) as t:
+        t.add(corpus()[0])
+    with pytest.raises(StoreError, match="other matching parameters.*threshold"):
+        Tracker(db, params=Params(threshold=0.9))
+    with Tracker(db) as t:  # no parameters given: the store's own are used
+        assert t.params == Params()
+
+
+def test_deterministic_across_runs(tmp_path):
+    outs = []
+    for i in range(2):
+        with Tracker(tmp_path / f"{i}.db") as t:
+            t.add_many(corpus())
+            outs.append(dump(t.results()))
+    assert outs[0] == outs[1]
+
+
+def test_every_permutation_of_three_gives_the_same_boilerplate():
+    arts = corpus()[:3]
+    seen = set()
+    for perm in itertools.permutations(arts):
+        with Tracker(":memory:") as t:
+            for a in perm:
+                t.add(a)
+            seen.add(dump(t.results()))
+    assert len(seen) == 1
