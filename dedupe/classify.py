@@ -44,7 +44,9 @@ class Peer:
     similarity: float
 
     def match(self) -> Match:
-        return Match(self.article, self.start, self.end, self.similarity, self.outlet, self.published)
+        return Match(
+            self.article, self.start, self.end, self.similarity, self.outlet, self.published
+        )
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,9 @@ def classify(
             o = furniture[0]
             examples = [p.match() for p in ev.peers if p.outlet == o]
             whose = "this outlet" if o == outlet else f"outlet {o}"
-            found("boilerplate", "recurrence", f"recurs in {counts[o]} articles of {whose}", examples)
+            found(
+                "boilerplate", "recurrence", f"recurs in {counts[o]} articles of {whose}", examples
+            )
             continue
         others = [p for p in ev.peers if outlet is None or p.outlet != outlet]
         if ev.short:
@@ -197,7 +201,9 @@ def classify(
         mine = counts.get(outlet, 1) if outlet is not None else 1
         if mine > 1 and not ev.short:
             same = [p.match() for p in ev.peers if p.outlet == outlet]
-            found("kept", "same-outlet", f"also in {mine - 1} other article(s) of this outlet", same)
+            found(
+                "kept", "same-outlet", f"also in {mine - 1} other article(s) of this outlet", same
+            )
             continue
         found("kept", "unique", "")
     return findings

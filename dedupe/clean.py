@@ -28,17 +28,26 @@ def _line_bounds(text: str, s: int, e: int) -> tuple[bool, bool]:
     return at_start, at_end
 
 
-def _widen(text: str, s: int, e: int) -> tuple[int, int]:
-    """Extend a cut over the white space it would otherwise leave behind."""
+def _widen(text: str, s: int, e: int, line_gone: bool = False) -> tuple[int, int]:
+    """Extend a cut over the white space it would otherwise leave behind. ``line_gone``: every
+    other piece of this line is cut too, so the cut may take the line break."""
     at_start, at_end = _line_bounds(text, s, e)
     n = len(text)
-    if at_start and at_end:  # a whole line: take it and the blank lines after it
+    if at_end and (at_start or line_gone):  # the line goes: take it and the blank lines after it
+        if at_start:
+            while s > 0 and text[s - 1] in " \t\r\u00a0":
+                s -= 1
         while e < n and text[e].isspace():
             e += 1
         if e == n or s == 0 or not text[:s].strip():
             while s > 0 and text[s - 1].isspace():
                 s -= 1
         return s, e
+    if at_start and line_gone:  # first of several pieces on a line that goes
+        while s > 0 and text[s - 1] in " \t\r\u00a0":
+            s -= 1
+        if s == 0 or not text[:s].strip():
+            s = 0
     if at_end:  # last sentence on its line: take the space before it
         while s > 0 and text[s - 1] in " \t\u00a0":
             s -= 1
@@ -59,21 +68,35 @@ def removals(
     """The cuts for one article: every segment whose verdict is in ``strip``."""
     strip = frozenset(strip)
     pieces: list[tuple[int, int, Finding]] = []
+    kept_blocks: set[int] = set()
     for g, f in zip(segments, findings):
         if f.verdict not in strip:
+            kept_blocks.add(g.block)
             continue
         for s, e in g.parts or ((g.start, g.end),):
             pieces.append((s, e, f))
+    block_of = {(g.start, g.end): g.block for g in segments if not g.parts}
     pieces.sort(key=lambda p: (p[0], p[1]))
     cuts: list[Removal] = []
     last_end = 0
     for s, e, f in pieces:
-        s, e = _widen(text, s, e)
+        b = block_of.get((s, e))
+        s, e = _widen(text, s, e, line_gone=b is not None and b not in kept_blocks)
         s = max(s, last_end)
         if e <= s:
             continue
         cuts.append(Removal(s, e, f.verdict, f.reason, f.matched))
         last_end = e
+    if cuts and cuts[-1].end == len(text):
+        # The article ends in cuts: the white space before them goes too.
+        i = len(cuts) - 1
+        while i > 0 and cuts[i - 1].end == cuts[i].start:
+            i -= 1
+        head = cuts[i]
+        s = head.start
+        while s > 0 and text[s - 1].isspace() and (i == 0 or s > cuts[i - 1].end):
+            s -= 1
+        cuts[i] = Removal(s, head.end, head.verdict, head.reason, head.matched)
     return _rejoin(text, segments, findings, cuts, strip)
 
 

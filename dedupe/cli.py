@@ -70,7 +70,11 @@ def input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         "--skip-bad", is_flag=True, help="Report bad records on stderr and go on without them."
     )(fn)
     fn = click.option(
-        "--batch-size", default=500, show_default=True, type=click.IntRange(1), help="Articles per transaction."
+        "--batch-size",
+        default=500,
+        show_default=True,
+        type=click.IntRange(1),
+        help="Articles per transaction.",
     )(fn)
     fn = click.option("--silent", is_flag=True, help="No progress bar.")(fn)
     return fn
@@ -112,7 +116,9 @@ def _ingest(
         return summary
     tracker.begin_run(command, inputs)
     stdin = sys.stdin.buffer if "-" in inputs else None
-    records = read_inputs(list(inputs), meta=meta, preset=preset, fields=fields or None, stdin=stdin)
+    records = read_inputs(
+        list(inputs), meta=meta, preset=preset, fields=fields or None, stdin=stdin
+    )
 
     def articles() -> Iterator[Article]:
         for rec in records:
@@ -132,7 +138,9 @@ def _ingest(
     stream: Iterable[Result] = tracker.stream(articles(), batch_size=batch_size)
     try:
         if show:
-            with click.progressbar(stream, label="ingesting", file=sys.stderr, show_pos=True) as bar:
+            with click.progressbar(
+                stream, label="ingesting", file=sys.stderr, show_pos=True
+            ) as bar:
                 for r in bar:
                     _count(summary, r)
         else:
@@ -172,7 +180,14 @@ def _count(summary: Summary, r: Result) -> None:
     help="Write one file per article into this folder instead of stdout.",
 )
 @click.option("--strip-reused", is_flag=True, help="Also cut text reused from other outlets.")
-def clean(db_path: str, inputs: tuple[str, ...], fmt: str, outdir: str | None, strip_reused: bool, **kw: Any) -> None:
+def clean(
+    db_path: str,
+    inputs: tuple[str, ...],
+    fmt: str,
+    outdir: str | None,
+    strip_reused: bool,
+    **kw: Any,
+) -> None:
     """Ingest INPUTS (files, folders, - for stdin), then write every stored article, cleaned.
 
     \b
@@ -228,7 +243,9 @@ def _write_dir(results: Iterable[Result], outdir: Path, fmt: str) -> None:
         if fmt == "text":
             target.write_text(r.text, encoding="utf-8")
         else:
-            target.write_text(json.dumps(r.as_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            target.write_text(
+                json.dumps(r.as_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+            )
 
 
 @cli.command()
@@ -277,7 +294,9 @@ def explain(db_path: str, article_id: str, as_json: bool) -> None:
             )
             return
         a = r.article
-        click.echo(f"{_term(a.id)}  {_term(a.outlet or '(unknown outlet)')}  {a.published.isoformat() if a.published else '(unknown date)'}")
+        click.echo(
+            f"{_term(a.id)}  {_term(a.outlet or '(unknown outlet)')}  {a.published.isoformat() if a.published else '(unknown date)'}"
+        )
         if a.title:
             click.echo(_term(a.title))
         click.echo("")
@@ -287,7 +306,11 @@ def explain(db_path: str, article_id: str, as_json: bool) -> None:
             if f.rule != "unique":
                 click.echo(f"      rule {f.rule}: {_term(f.reason)}")
             for m in f.matched:
-                where = "this article" if m.article == a.id else f"{_term(m.article)} ({_term(m.outlet or 'unknown outlet')}, {m.published or 'unknown date'})"
+                where = (
+                    "this article"
+                    if m.article == a.id
+                    else f"{_term(m.article)} ({_term(m.outlet or 'unknown outlet')}, {m.published or 'unknown date'})"
+                )
                 click.echo(f"      ~ {where} {m.start}-{m.end} similarity {m.similarity:.2f}")
         stripped = sum(c.end - c.start for c in r.removed)
         click.echo(f"\n{len(r.removed)} cuts, {stripped} of {len(text)} characters removed")
@@ -296,12 +319,22 @@ def explain(db_path: str, article_id: str, as_json: bool) -> None:
 @cli.command()
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of a readable summary.")
-@click.option("--top", default=5, show_default=True, type=click.IntRange(1), help="Boilerplate blocks listed per outlet.")
+@click.option(
+    "--top",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Boilerplate blocks listed per outlet.",
+)
 def stats(db_path: str, as_json: bool, top: int) -> None:
     """Summarize the store: articles, outlets, segments by verdict, top boilerplate per outlet."""
     _require_store(db_path)
     with _open(db_path) as tracker:
-        s = tracker.stats() if top == 5 else tracker.store.stats(top) | {"params": tracker.params.as_dict()}
+        s = (
+            tracker.stats()
+            if top == 5
+            else tracker.store.stats(top) | {"params": tracker.params.as_dict()}
+        )
     if as_json:
         click.echo(json.dumps(s, ensure_ascii=False, sort_keys=True))
         return
@@ -321,7 +354,9 @@ def stats(db_path: str, as_json: bool, top: int) -> None:
 
 def _require_store(db_path: str) -> None:
     if db_path != ":memory:" and not os.path.exists(db_path):
-        raise click.ClickException(f"{db_path}: no such store; create it with 'dedupe ingest --db {db_path} INPUT...'")
+        raise click.ClickException(
+            f"{db_path}: no such store; create it with 'dedupe ingest --db {db_path} INPUT...'"
+        )
 
 
 def _snip(s: str, n: int = 70) -> str:

@@ -36,9 +36,7 @@ class SqliteIndex:
         self.conn = conn
 
     def add(self, items: Sequence[int], keys: np.ndarray) -> None:
-        rows = [
-            (int(k), int(item)) for item, row in zip(items, keys.tolist()) for k in set(row)
-        ]
+        rows = [(int(k), int(item)) for item, row in zip(items, keys.tolist()) for k in set(row)]
         self.conn.executemany("INSERT OR IGNORE INTO lsh (key, fingerprint) VALUES (?, ?)", rows)
 
     def candidates(self, keys: np.ndarray, cap: int) -> list[list[int]]:

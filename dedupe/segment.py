@@ -67,7 +67,9 @@ def blocks(text: str) -> list[tuple[int, int]]:
 def _is_boundary(text: str, dot: int, nxt: int, block_start: int) -> bool:
     """Decide whether the terminal mark at ``dot`` ends a sentence, given the next char at ``nxt``."""
     follower = text[nxt]
-    if not (follower.isupper() or follower.isdigit() or follower in _OPENERS or _is_caseless(follower)):
+    if not (
+        follower.isupper() or follower.isdigit() or follower in _OPENERS or _is_caseless(follower)
+    ):
         return False
     if text[dot] != ".":
         return True
@@ -222,7 +224,16 @@ def segment(text: str) -> list[Segment]:
             whole = len(per_block[b]) == 1 and b not in joined_targets and not carry
             out.append(Segment(len(out), "block" if whole else "sentence", ss, se, b))
     if pending:  # the continuation never came (defensive; joins are checked above)
-        out.append(Segment(len(out), "sentence", pending[0][0], pending[-1][1], pending_block, tuple(pending) if len(pending) > 1 else ()))
+        out.append(
+            Segment(
+                len(out),
+                "sentence",
+                pending[0][0],
+                pending[-1][1],
+                pending_block,
+                tuple(pending) if len(pending) > 1 else (),
+            )
+        )
     # Interrupting lines sit inside a split sentence's span; keep the list in start order.
     out.sort(key=lambda g: (g.start, g.end))
     return [

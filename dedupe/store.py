@@ -300,7 +300,9 @@ class Store:
 
     # -- articles ------------------------------------------------------------------------
 
-    def find_known(self, article_id: str, url_normalized: str | None, content_hash: int) -> str | None:
+    def find_known(
+        self, article_id: str, url_normalized: str | None, content_hash: int
+    ) -> str | None:
         """The id of a stored article that is this one (same id, same URL or same text)."""
         row = self.conn.execute("SELECT id FROM articles WHERE id = ?", (article_id,)).fetchone()
         if row:
@@ -466,7 +468,9 @@ class Store:
                 out.append(Occurrence(*row))
         return out
 
-    def articles_sharing(self, fingerprints: Iterable[int], exclude: set[str], limit: int) -> set[str]:
+    def articles_sharing(
+        self, fingerprints: Iterable[int], exclude: set[str], limit: int
+    ) -> set[str]:
         """Other articles holding any of these fingerprints (at most ``limit`` per fingerprint)."""
         out: set[str] = set()
         for fp in sorted(set(fingerprints)):
@@ -487,7 +491,9 @@ class Store:
         ).fetchone()
         return int(row[0])
 
-    def add_carriers(self, rows: Iterable[tuple[int, str, str, str]]) -> list[tuple[int, str, int, str | None]]:
+    def add_carriers(
+        self, rows: Iterable[tuple[int, str, str, str]]
+    ) -> list[tuple[int, str, int, str | None]]:
         """Count new articles on their fingerprints: rows of (fingerprint, outlet key, article,
         order key). Returns, per row, (fingerprint, outlet key, articles now, previous first
         article if this one replaced it)."""
@@ -606,6 +612,71 @@ class Store:
             "runs": int(c.execute("SELECT COUNT(*) FROM runs").fetchone()[0]),
             "top_boilerplate": top_blocks,
         }
+
+    # -- provenance queries ------------------------------------------------------------------
+
+    def change_marker(self) -> tuple[int, int]:
+        """Changes so far, by this connection and by others: equal markers mean equal data."""
+        other = int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+        return (other, self.conn.total_changes)
+
+    def shared_fingerprints(self) -> list[int]:
+        """Fingerprints carried by two or more outlets (an unknown outlet counts per article)."""
+        return [
+            int(fp)
+            for (fp,) in self.conn.execute(
+                "SELECT fingerprint FROM carriers GROUP BY fingerprint HAVING COUNT(*) >= 2"
+                " ORDER BY fingerprint"
+            )
+        ]
+
+    def near_edges(self) -> list[tuple[int, int, float]]:
+        """Every verified near-duplicate edge (a < b, similarity)."""
+        return [
+            (int(a), int(b), float(sim))
+            for a, b, sim in self.conn.execute("SELECT a, b, similarity FROM near ORDER BY a, b")
+        ]
+
+    def fingerprint_carriers(self, fingerprints: Iterable[int]) -> dict[int, list[tuple[str, int]]]:
+        """Per fingerprint, its (outlet key, articles) rows."""
+        out: dict[int, list[tuple[str, int]]] = {}
+        for fp, okey, n, _first, _key in self.carriers(fingerprints):
+            out.setdefault(int(fp), []).append((str(okey), int(n)))
+        return out
+
+    def articles_carrying(self, fingerprints: Iterable[int]) -> list[str]:
+        """Ids of the articles holding any of the fingerprints, sorted."""
+        ids = json.dumps(sorted(set(fingerprints)))
+        return [
+            str(a)
+            for (a,) in self.conn.execute(
+                "SELECT DISTINCT article FROM segments"
+                " WHERE fingerprint IN (SELECT value FROM json_each(?)) ORDER BY article",
+                (ids,),
+            )
+        ]
+
+    def fingerprint_of(self, article_id: str) -> dict[int, tuple[int, str]]:
+        """Segment index -> (fingerprint, normalized text) of one article's segments."""
+        return {
+            int(i): (int(fp), str(t))
+            for i, fp, t in self.conn.execute(
+                "SELECT s.idx, s.fingerprint, f.text FROM segments s"
+                " JOIN fingerprints f ON f.id = s.fingerprint WHERE s.article = ?",
+                (article_id,),
+            )
+        }
+
+    def article_index(
+        self,
+    ) -> list[tuple[str, str | None, str | None, str | None, str | None, int]]:
+        """(id, outlet, published, title, url, text length) of every article, in time order."""
+        return list(
+            self.conn.execute(
+                "SELECT id, outlet, published, title, url, LENGTH(text) FROM articles"
+                " ORDER BY published IS NULL, published, id"
+            )
+        )
 
 
 def _article(row: Sequence[Any]) -> Article:

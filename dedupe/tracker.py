@@ -23,6 +23,16 @@ from dedupe.fields import normalize_url
 from dedupe.fingerprint import Params
 from dedupe.index import SqliteIndex
 from dedupe.model import Article, Finding, Match, Result, Segment, order_key, outlet_key
+from dedupe.provenance import (
+    ArticleFacts,
+    Chain,
+    Passage,
+    Provenance,
+    ReuseGraph,
+    Shared,
+    analyze,
+    select,
+)
 from dedupe.segment import normalize, segment, tokens
 from dedupe.store import Store, iso
 
@@ -187,7 +197,9 @@ class Tracker:
                 if i in known:
                     stored = self.result(known[i])
                     out.append(
-                        Result(stored.article, stored.text, stored.findings, stored.removed, "known")
+                        Result(
+                            stored.article, stored.text, stored.findings, stored.removed, "known"
+                        )
                     )
                 else:
                     out.append(results[a.id])
@@ -363,9 +375,7 @@ class Tracker:
                 for j in range(k)
                 if fps[j] is not None and fps[j] in group[fp] and not self._short[j]
             )
-            known_counts = tuple(
-                (o[1:], n) for o, n in sorted(counts.items()) if o.startswith("=")
-            )
+            known_counts = tuple((o[1:], n) for o, n in sorted(counts.items()) if o.startswith("="))
             evidence.append(Evidence(tuple(peers), known_counts, internal, self._short[k]))
         self._groups = {fp: sorted(g) for fp, g in group.items()}
         self._fps = fps
@@ -385,7 +395,9 @@ class Tracker:
                 if m.start < 0:
                     where = self.store.locate(m.article, group)
                     if where is not None:
-                        m = Match(m.article, where[0], where[1], m.similarity, m.outlet, m.published)
+                        m = Match(
+                            m.article, where[0], where[1], m.similarity, m.outlet, m.published
+                        )
                 matched.append(m)
             out.append(Finding(f.start, f.end, f.kind, f.verdict, f.reason, f.rule, tuple(matched)))
         return out
@@ -429,7 +441,9 @@ class Tracker:
         self, article: Article, segs: list[Segment], findings: list[Finding], status: str
     ) -> Result:
         cuts = clean.removals(article.text, segs, findings, self._stripped())
-        return Result(article, clean.apply(article.text, cuts), tuple(findings), tuple(cuts), status)  # type: ignore[arg-type]
+        return Result(
+            article, clean.apply(article.text, cuts), tuple(findings), tuple(cuts), status
+        )  # type: ignore[arg-type]
 
     # -- reading -------------------------------------------------------------------------
 
@@ -451,6 +465,109 @@ class Tracker:
             s = self.store.stats()
             s["params"] = self.params.as_dict()
             return s
+
+    # -- provenance ------------------------------------------------------------------------
+
+    def provenance(self) -> Provenance:
+        """Chains, passages and the reuse graph of the whole store, from verdicts judged
+        against the store as it is now (computed once per state of the store, then reused)."""
+        import datetime as _dt
+
+        from dedupe import lexicon  # the shipped lexicon finds wire and release credits
+
+        with self._lock:
+            marker = self.store.change_marker()
+            cached = getattr(self, "_provenance_cache", None)
+            if cached is not None and cached[0] == marker:
+                return cached[1]
+            shared, edges, facts = self._provenance_input()
+            result = analyze(
+                shared,
+                edges,
+                facts,
+                now=_dt.datetime.now(_dt.timezone.utc),
+                attributions=getattr(lexicon, "attributions", None),
+            )
+            self._provenance_cache = (marker, result)
+            return result
+
+    def _provenance_input(
+        self,
+    ) -> tuple[list[Shared], list[tuple[int, int, float]], dict[str, ArticleFacts]]:
+        """The segments judged shared with another outlet, the near edges and article facts.
+
+        Candidates come from the carrier counts (texts carried by two or more outlets, alone or
+        with their near copies, and not furniture of any outlet); the articles holding them are
+        then judged afresh, so stale stored verdicts never leak into provenance."""
+        edges = self.store.near_edges()
+        neighbours: dict[int, set[int]] = {}
+        for a, b, _ in edges:
+            neighbours.setdefault(a, set()).add(b)
+            neighbours.setdefault(b, set()).add(a)
+        candidates = set(self.store.shared_fingerprints()) | set(neighbours)
+        carried = self.store.fingerprint_carriers(candidates)
+        k = self.params.min_outlet_articles
+        keep: set[int] = set()
+        for fp in candidates:
+            counts: dict[str, int] = {}
+            for g in {fp} | neighbours.get(fp, set()):
+                for okey, n in carried.get(g, []):
+                    counts[okey] = counts.get(okey, 0) + n
+            furniture = any(n >= k for o, n in counts.items() if o.startswith("="))
+            if len(counts) >= 2 and not furniture:
+                keep.add(fp)
+        shared: list[Shared] = []
+        facts: dict[str, ArticleFacts] = {}
+        pending: list[tuple[str, int, int, int, int]] = []
+        for aid in self.store.articles_carrying(keep):
+            article, findings, segs = self._findings(aid)
+            fps, short = self._fps, self._short
+            content_fps = [
+                (g.index, fp)
+                for g, f, sh, fp in zip(segs, findings, short, fps, strict=True)
+                if f.verdict in ("kept", "reused") and not sh
+            ]
+            members = [
+                (aid, g.index, g.start, g.end, fp)
+                for g, f, fp in zip(segs, findings, fps, strict=True)
+                if fp is not None and f.rule in ("reuse", "reuse-origin")
+            ]
+            if not members:
+                continue
+            pending.extend(members)
+            facts[aid] = ArticleFacts(
+                aid,
+                article.outlet,
+                iso(article.published),
+                article.text,
+                article.title,
+                normalize_url(article.url) if article.url else None,
+                tuple(i for i, _ in content_fps),
+                frozenset(fp for _, fp in content_fps if fp is not None),
+            )
+        texts = self.store.fingerprint_texts({m[4] for m in pending})
+        for aid, idx, start, end, fp in pending:
+            shared.append(Shared(aid, idx, start, end, fp, texts[fp][0]))
+        return shared, edges, facts
+
+    def chains(
+        self, article_id: str | Iterable[str] | None = None, outlet: str | None = None
+    ) -> list[Chain]:
+        """Provenance chains (origin first), all or those touching the article(s) / outlet."""
+        ids = [article_id] if isinstance(article_id, str) else article_id
+        return select(self.provenance(), ids, outlet)[0]
+
+    def passages(
+        self, article_id: str | Iterable[str] | None = None, outlet: str | None = None
+    ) -> list[Passage]:
+        """Copied passages (consecutive sentences from one source), all or those whose source
+        or target is the article(s) / outlet."""
+        ids = [article_id] if isinstance(article_id, str) else article_id
+        return select(self.provenance(), ids, outlet)[1]
+
+    def graph(self) -> ReuseGraph:
+        """The outlet reuse graph: passages, sentences and median lag per source -> target."""
+        return self.provenance().graph
 
 
 def _content_hash(text: str) -> int:

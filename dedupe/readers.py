@@ -1,0 +1,773 @@
+"""Input files to articles: text and Markdown files, JSON, JSON Lines, CSV, gzip, stdin.
+
+:func:`read_inputs` yields an :class:`~dedupe.model.Article` per good record and a
+:class:`BadRecord` per bad one, in a deterministic order, and never raises for bad input:
+the caller decides whether a bad record stops the run. JSON Lines and CSV are streamed, so
+memory does not grow with the size of a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+import stat
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from dedupe.fields import (
+    Metadata,
+    apply_metadata,
+    article_from_record,
+    field_names,
+    parse_metadata,
+    type_name,
+)
+from dedupe.model import Article
+
+STDIN_SOURCE = "<stdin>"
+"""The ``source`` of articles and bad records read from standard input."""
+STDIN_ID = "stdin"
+"""The id of a plain-text article read from standard input."""
+
+_HEAD = 8192
+_BOM = b"\xef\xbb\xbf"
+_GZIP_MAGIC = b"\x1f\x8b"
+_TEXT_EXTS = (".txt", ".md")
+_KINDS = {
+    ".txt": "text",
+    ".md": "text",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".html": "html",
+    ".htm": "html",
+    ".warc": "warc",
+}
+_LINE_ENDINGS = b"\r\n"
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    """A record or file that could not be read: where it is and what is wrong with it.
+
+    ``line`` counts lines (JSON Lines, CSV, a JSON syntax error) or, when ``unit`` is
+    "record", the position of an element in a JSON array; both start at 1."""
+
+    source: str
+    line: int | None
+    problem: str
+    unit: str = "line"
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return f"{self.source}: {self.problem}"
+        return f"{self.source}, {self.unit} {self.line}: {self.problem}"
+
+
+class _Problem(Exception):
+    """Raised inside a reader to end the current file with one BadRecord."""
+
+    def __init__(self, problem: str, line: int | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.line = line
+
+
+@dataclass(frozen=True)
+class _Doc:
+    """What a plain-text article takes from its file: id, sidecar, names --meta may use."""
+
+    id: str
+    sidecar: str | None = None
+    keys: tuple[str, ...] = ()
+
+
+@dataclass
+class _MetaIndex:
+    """--meta records by article id and by file name."""
+
+    by_id: dict[str, Metadata]
+    by_file: dict[str, Metadata]
+
+    def for_file(self, keys: Iterable[str]) -> Metadata | None:
+        for k in keys:
+            md = self.by_file.get(k)
+            if md is not None:
+                return md
+        return None
+
+
+@dataclass(frozen=True)
+class _Context:
+    preset: str
+    fields: dict[str, str] | None
+    max_bytes: int
+    meta: _MetaIndex | None
+    text_fields: tuple[str, ...]
+
+
+def read_inputs(
+    inputs: Sequence[str],
+    *,
+    meta: str | None = None,
+    preset: str = "auto",
+    fields: dict[str, str] | None = None,
+    stdin: BinaryIO | None = None,
+    max_bytes: int = 20_000_000,
+) -> Iterator[Article | BadRecord]:
+    """Articles from files, folders and "-" (stdin), in order, with a BadRecord for each
+    record that cannot be read; an unknown preset or field concept raises ValueError at once."""
+    mapping = field_names(preset, fields)
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+        raise ValueError(f"max_bytes must be a positive integer, got {max_bytes!r}")
+    if isinstance(inputs, (str, bytes)):
+        raise TypeError("inputs must be a sequence of paths, not one string")
+    return _read_all(list(inputs), meta, preset, fields, stdin, max_bytes, mapping["text"])
+
+
+def _read_all(
+    inputs: list[str],
+    meta: str | None,
+    preset: str,
+    fields: dict[str, str] | None,
+    stdin: BinaryIO | None,
+    max_bytes: int,
+    text_fields: tuple[str, ...],
+) -> Iterator[Article | BadRecord]:
+    index: _MetaIndex | None = None
+    if meta is not None:
+        index = _MetaIndex({}, {})
+        yield from _guarded(meta, _load_meta(meta, index, max_bytes))
+    ctx = _Context(preset, dict(fields) if fields else None, max_bytes, index, text_fields)
+    explicit_sidecars = {
+        _sidecar_key(_sidecar_path(p))
+        for p in inputs
+        if p != "-" and _is_text_name(os.path.basename(p))
+    }
+    stdin_used = False
+    for inp in inputs:
+        if inp == "-":
+            if stdin is None:
+                yield BadRecord(STDIN_SOURCE, None, "standard input is not available")
+            elif stdin_used:
+                yield BadRecord(STDIN_SOURCE, None, "standard input given more than once")
+            else:
+                stdin_used = True
+                yield from _guarded(STDIN_SOURCE, _read_stdin(stdin, ctx))
+        elif os.path.isdir(inp):
+            yield from _read_folder(inp, ctx)
+        elif not os.path.exists(inp):
+            yield BadRecord(inp, None, "no such file or directory")
+        elif inp.lower().endswith(".json") and _sidecar_key(inp) in explicit_sidecars:
+            continue  # the metadata of a text file that is also an input
+        else:
+            yield from _guarded(inp, _read_file(inp, inp, inp, ctx))
+
+
+def _guarded(source: str, records: Iterator[Article | BadRecord]) -> Iterator[Article | BadRecord]:
+    """Turn whatever ends a file early into one BadRecord naming it, so the caller's loop goes on."""
+    try:
+        yield from records
+    except _Problem as e:
+        yield BadRecord(source, e.line, e.problem)
+    except RecursionError:
+        yield BadRecord(source, None, "JSON nested too deeply")
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        yield BadRecord(source, None, f"not a valid gzip file: {e}")
+    except OSError as e:
+        yield BadRecord(source, None, f"cannot read: {e.strerror or e}")
+    except Exception as e:  # a reader must not stop the caller's loop
+        yield BadRecord(source, None, f"cannot read: {type(e).__name__}: {e}")
+
+
+# --- folders --------------------------------------------------------------------------------
+
+
+def _skipped_name(name: str) -> bool:
+    low = name.lower()
+    return (
+        name.startswith(".")
+        or low.startswith("readme")
+        or low.startswith("license")
+        or low.endswith(".gt.json")
+    )
+
+
+def _known_kind(name: str) -> bool:
+    kind, _ = _kind_from_name(name)
+    return kind is not None
+
+
+def _read_folder(folder: str, ctx: _Context) -> Iterator[Article | BadRecord]:
+    """Every readable file under ``folder``, sorted by relative path; hidden files, READMEs,
+    licences, ``*.gt.json`` and sidecars are skipped, as are files of unknown type."""
+    errors: list[OSError] = []
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=errors.append):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        names = set(filenames)
+        for name in filenames:
+            if _skipped_name(name) or not _known_kind(name):
+                continue
+            if name.lower().endswith(".json"):
+                stem = name[: -len(".json")]
+                if any(stem + ext in names for ext in _TEXT_EXTS):
+                    continue  # a sidecar: read with its text file
+            rel = os.path.relpath(os.path.join(dirpath, name), folder)
+            found.append(rel.replace(os.sep, "/"))
+    for e in errors:
+        yield BadRecord(e.filename or folder, None, f"cannot read: {e.strerror or e}")
+    for rel in sorted(found):
+        path = os.path.join(folder, *rel.split("/"))
+        yield from _guarded(path, _read_file(path, path, rel, ctx))
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+def _kind_from_name(name: str) -> tuple[str | None, bool]:
+    """The format a file name says, and whether the name ends in ".gz"."""
+    low = name.lower()
+    gz = low.endswith(".gz")
+    if gz:
+        low = low[:-3]
+    return _KINDS.get(os.path.splitext(low)[1]), gz
+
+
+def _is_text_name(name: str) -> bool:
+    low = name.lower()
+    return low.endswith(_TEXT_EXTS)
+
+
+def _text_stem(name: str) -> str:
+    """A file name without its format and compression extensions."""
+    base = name[:-3] if name.lower().endswith(".gz") else name
+    stem, ext = os.path.splitext(base)
+    return stem if ext else base
+
+
+def _sidecar_path(path: str) -> str:
+    return os.path.join(os.path.dirname(path), _text_stem(os.path.basename(path)) + ".json")
+
+
+def _sidecar_key(path: str) -> str:
+    return os.path.normcase(os.path.abspath(path))
+
+
+def _text_doc(path: str, rel: str) -> _Doc:
+    """Id and metadata keys of a plain-text file: the stem, or for a file in a subfolder of an
+    input folder the relative path without extension (two "index.txt" must not collide)."""
+    name = os.path.basename(path)
+    stem = _text_stem(name)
+    rel = _file_key(rel)
+    rel_stem = rel[: len(rel) - len(name)] + stem if rel.endswith(name) else stem
+    doc_id = rel_stem if "/" in rel_stem and rel != _file_key(path) else stem
+    given = _file_key(path)
+    given_stem = given[: len(given) - len(name)] + stem
+    keys = tuple(dict.fromkeys((given, given_stem, rel, rel_stem, name, stem)))
+    sidecar = _sidecar_path(path) if _is_text_name(name) else None
+    return _Doc(doc_id, sidecar, keys)
+
+
+def _read_html(stream: BinaryIO, source: str, kind: str) -> Iterator[Article | BadRecord]:
+    """HTML and WARC input (``kind`` "html" or "warc"): not read yet; the html extra will
+    replace this function with one that extracts the articles."""
+    yield BadRecord(
+        source,
+        None,
+        f"{kind.upper()} input needs the html extra: pip install 'news-dedupe[html]'",
+    )
+
+
+def _read_file(path: str, source: str, rel: str, ctx: _Context) -> Iterator[Article | BadRecord]:
+    kind, gz_named = _kind_from_name(os.path.basename(path))
+    with open(path, "rb") as f:
+        st = os.fstat(f.fileno())
+        size = st.st_size if stat.S_ISREG(st.st_mode) else None
+        yield from _read_stream(
+            f,
+            source,
+            kind,
+            sniff_gzip=gz_named or kind is None,
+            size=size,
+            doc=_text_doc(path, rel),
+            ctx=ctx,
+        )
+
+
+def _read_stdin(stdin: BinaryIO, ctx: _Context) -> Iterator[Article | BadRecord]:
+    yield from _read_stream(
+        stdin, STDIN_SOURCE, None, sniff_gzip=True, size=None, doc=_Doc(STDIN_ID), ctx=ctx
+    )
+
+
+class _Replay(io.RawIOBase):
+    """A stream that gives back bytes already read from it, then the rest."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        super().__init__()
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            n = min(len(view), len(self._head))
+            view[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(view))
+        n = len(data)
+        view[:n] = data
+        return n
+
+
+def _read_up_to(stream: BinaryIO, n: int) -> bytes:
+    """Up to ``n`` bytes, fewer only at the end of the stream (pipes return short reads)."""
+    chunks: list[bytes] = []
+    left = n
+    while left > 0:
+        chunk = stream.read(left)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _peek(stream: BinaryIO) -> tuple[bytes, BinaryIO]:
+    head = _read_up_to(stream, _HEAD)
+    return head, io.BufferedReader(_Replay(head, stream), buffer_size=1 << 16)  # type: ignore[return-value]
+
+
+def _sniff(head: bytes) -> str:
+    """The format of content whose file name does not tell: JSON, JSON Lines, HTML or text."""
+    s = head.removeprefix(_BOM).lstrip()
+    if s.startswith(b"["):
+        return "json"
+    if s.startswith(b"{"):
+        # One object per line, unless the first line is a lone "{" (a pretty-printed object).
+        return "json" if s.split(b"\n", 1)[0].strip() == b"{" else "jsonl"
+    low = s[:64].lower()
+    if low.startswith((b"<!doctype html", b"<html")):
+        return "html"
+    if low.startswith(b"warc/"):
+        return "warc"
+    return "text"
+
+
+def _binary_problem(head: bytes) -> str | None:
+    """Why content is not text at all (as opposed to text with a bad byte), or None."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "not valid UTF-8 (it looks like UTF-16: convert it to UTF-8)"
+    if b"\x00" in head:
+        return "binary file, not text"
+    sample = head.decode("utf-8", errors="replace")
+    if not sample:
+        return None
+    bad = sum(1 for ch in sample if ch == "\ufffd" or (ch < " " and ch not in "\t\n\r\f\v"))
+    if bad > max(1, len(sample) * 3 // 10):
+        return "binary file, not text"
+    return None
+
+
+def _read_stream(
+    raw: BinaryIO,
+    source: str,
+    kind: str | None,
+    *,
+    sniff_gzip: bool,
+    size: int | None,
+    doc: _Doc,
+    ctx: _Context,
+) -> Iterator[Article | BadRecord]:
+    """Read one input stream of the given (or sniffed) kind."""
+    head, stream = _peek(raw)
+    if sniff_gzip and head.startswith(_GZIP_MAGIC):
+        gz = gzip.GzipFile(fileobj=stream, mode="rb")
+        try:
+            head, stream = _peek(gz)  # type: ignore[arg-type]
+        except (OSError, EOFError, zlib.error) as e:
+            raise _Problem(f"not a valid gzip file: {e}") from None
+        size = None
+    if not head:
+        raise _Problem("empty file" if source != STDIN_SOURCE else "empty input")
+    if kind is None:
+        kind = _sniff(head)
+    if kind in ("html", "warc"):
+        yield from _read_html(stream, source, kind)
+        return
+    if kind == "text":
+        yield _text_article(stream, head, source, size, doc, ctx)
+        return
+    if kind != "jsonl":  # JSON Lines is judged line by line: one bad line must not sink the file
+        problem = _binary_problem(head)
+        if problem:
+            raise _Problem(problem)
+    for item in _records(stream, source, kind, size, ctx.max_bytes, _require_text(ctx)):
+        if isinstance(item, BadRecord):
+            yield item
+        else:
+            line, unit, record = item
+            yield _article(record, source, line, unit, ctx)
+
+
+def _read_limited(stream: BinaryIO, size: int | None, max_bytes: int) -> bytes:
+    """A whole file, or a _Problem when it is over ``max_bytes``."""
+    if size is not None and size > max_bytes:
+        raise _Problem(f"file is {size} bytes, over the limit of {max_bytes}; raise --max-bytes")
+    data = _read_up_to(stream, max_bytes + 1)
+    if len(data) > max_bytes:
+        raise _Problem(f"file is over the limit of {max_bytes} bytes; raise --max-bytes")
+    return data
+
+
+def _decode(data: bytes, offset: int = 0) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _Problem(f"not valid UTF-8 at byte {offset + e.start}") from None
+
+
+def _text_article(
+    stream: BinaryIO, head: bytes, source: str, size: int | None, doc: _Doc, ctx: _Context
+) -> Article | BadRecord:
+    """One plain-text (or Markdown) article, with its sidecar and --meta metadata applied."""
+    problem = _binary_problem(head)
+    if problem:
+        raise _Problem(problem)
+    data = _read_limited(stream, size, ctx.max_bytes)
+    text = _decode(data).removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise _Problem("empty file (whitespace only)")
+    try:
+        article = article_from_record(
+            {"text": text}, source=source, preset="native", default_id=doc.id
+        )
+    except ValueError as e:
+        raise _Problem(str(e)) from None
+    if doc.sidecar and os.path.isfile(doc.sidecar):
+        md = _load_sidecar(doc.sidecar, ctx.max_bytes)
+        if isinstance(md, BadRecord):
+            return md
+        article = _apply(article, md, doc.sidecar)
+    if ctx.meta is not None:
+        md = ctx.meta.for_file(doc.keys) or ctx.meta.by_id.get(article.id)
+        if md is not None:
+            article = _apply(article, md, source)
+    return article
+
+
+def _apply(article: Article, md: Metadata, source: str) -> Article:
+    try:
+        return apply_metadata(article, md)
+    except (ValueError, TypeError) as e:
+        raise _Problem(f"metadata does not fit the article: {e}") from None
+
+
+def _load_sidecar(path: str, max_bytes: int) -> Metadata | BadRecord:
+    """The metadata JSON object beside a text file."""
+    try:
+        with open(path, "rb") as f:
+            data = _read_limited(f, os.fstat(f.fileno()).st_size, max_bytes)
+        if not data.strip():
+            return BadRecord(path, None, "empty file")
+        text = _decode(data).removeprefix("\ufeff")
+        record = _loads(text)
+        if not isinstance(record, dict):
+            return BadRecord(path, None, f"expected a JSON object, got {type_name(record)}")
+        return parse_metadata(record)
+    except _Problem as e:
+        return BadRecord(path, e.line, e.problem)
+    except ValueError as e:
+        return BadRecord(path, None, str(e))
+    except OSError as e:
+        return BadRecord(path, None, f"cannot read: {e.strerror or e}")
+
+
+def _loads(text: str) -> Any:
+    """json.loads, with its failures as _Problem messages (line numbers from the decoder)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise _Problem(f"invalid JSON: {e.msg} at column {e.colno}", e.lineno) from None
+    except RecursionError:
+        raise _Problem("JSON nested too deeply") from None
+    except ValueError as e:  # e.g. an integer too long to convert
+        raise _Problem(f"invalid JSON: {e}") from None
+
+
+def _article(
+    record: Any, source: str, line: int | None, unit: str, ctx: _Context
+) -> Article | BadRecord:
+    """One JSON or CSV record as an article, with --meta applied by id, or a BadRecord."""
+    if not isinstance(record, dict):
+        return BadRecord(source, line, f"expected a JSON object, got {type_name(record)}", unit)
+    try:
+        article = article_from_record(record, source=source, preset=ctx.preset, fields=ctx.fields)
+        if ctx.meta is not None:
+            md = ctx.meta.by_id.get(article.id)
+            if md is not None:
+                article = apply_metadata(article, md)
+        return article
+    except ValueError as e:
+        return BadRecord(source, line, str(e), unit)
+    except RecursionError:
+        return BadRecord(source, line, "JSON nested too deeply", unit)
+
+
+# --- records: JSON, JSON Lines, CSV ---------------------------------------------------------
+
+_Record = tuple[int | None, str, Any]
+
+
+def _require_text(ctx: _Context) -> Callable[[list[str]], str | None]:
+    def check(header: list[str]) -> str | None:
+        if any(name in header for name in ctx.text_fields):
+            return None
+        return f"no text column (looked for: {', '.join(ctx.text_fields)})"
+
+    return check
+
+
+def _records(
+    stream: BinaryIO,
+    source: str,
+    kind: str,
+    size: int | None,
+    max_bytes: int,
+    check_header: Callable[[list[str]], str | None] | None,
+) -> Iterator[_Record | BadRecord]:
+    """The records of a JSON, JSON Lines or CSV stream, each with its line (or record) number."""
+    if kind == "jsonl":
+        yield from _jsonl_records(stream, source, max_bytes)
+    elif kind == "csv":
+        yield from _csv_records(stream, source, max_bytes, check_header)
+    elif kind == "json":
+        yield from _json_records(stream, source, size, max_bytes)
+    else:
+        raise _Problem(f"expected JSON, JSON Lines or CSV, got {kind}")
+
+
+def _json_records(
+    stream: BinaryIO, source: str, size: int | None, max_bytes: int
+) -> Iterator[_Record | BadRecord]:
+    data = _read_limited(stream, size, max_bytes).removeprefix(_BOM)
+    text = _decode(data)
+    if not text.strip():
+        raise _Problem("empty file")
+    try:
+        value = _loads(text)
+    except _Problem as e:
+        if e.problem.startswith("invalid JSON: Extra data") and text.lstrip().startswith("{"):
+            # Several objects: JSON Lines under a .json name.
+            yield from _jsonl_records(io.BytesIO(data), source, max_bytes)
+            return
+        raise
+    if isinstance(value, list):
+        for i, item in enumerate(value, 1):
+            yield (i, "record", item)
+    elif isinstance(value, dict):
+        yield (None, "line", value)
+    else:
+        raise _Problem(f"expected a JSON object or array, got {type_name(value)}")
+
+
+def _jsonl_records(stream: BinaryIO, source: str, max_bytes: int) -> Iterator[_Record | BadRecord]:
+    """JSON Lines, one line in memory at a time; blank lines skipped, \\r\\n tolerated."""
+    lineno = 0
+    offset = 0
+    seen = False
+    while True:
+        try:
+            line = stream.readline(max_bytes + 1)
+        except (OSError, EOFError, zlib.error) as e:
+            raise _Problem(f"cannot read: {e}", lineno + 1) from None
+        if not line:
+            break
+        lineno += 1
+        start = offset
+        offset += len(line)
+        if len(line) > max_bytes and not line.endswith(b"\n"):
+            length = len(line)
+            chunk = line
+            while not chunk.endswith(b"\n"):  # skip the rest of the line without keeping it
+                try:
+                    chunk = stream.readline(1 << 20)
+                except (OSError, EOFError, zlib.error) as e:
+                    raise _Problem(f"cannot read: {e}", lineno) from None
+                if not chunk:
+                    break
+                offset += len(chunk)
+                length += len(chunk)
+            if chunk.endswith(b"\n"):
+                length -= 2 if chunk.endswith(b"\r\n") else 1
+            seen = True
+            yield BadRecord(
+                source,
+                lineno,
+                f"record is {length} bytes, over the limit of {max_bytes}; raise --max-bytes",
+            )
+            continue
+        body = line.rstrip(_LINE_ENDINGS) if line.endswith(b"\n") else line
+        if lineno == 1 and body.startswith(_BOM):
+            body = body[len(_BOM) :]
+            start += len(_BOM)
+        if not body.strip():
+            continue
+        seen = True
+        try:
+            text = _decode(body, start)
+            yield (lineno, "line", _loads(text))
+        except _Problem as e:
+            yield BadRecord(source, lineno, e.problem)
+    if not seen:
+        raise _Problem("empty file" if source != STDIN_SOURCE else "empty input")
+
+
+def _csv_lines(stream: BinaryIO, max_bytes: int, where: list[int]) -> Iterator[str]:
+    """A binary stream as decoded lines for the csv module; ``where[0]`` is the line number."""
+    offset = 0
+    while True:
+        line = stream.readline(max_bytes + 1)
+        if not line:
+            return
+        where[0] += 1
+        if len(line) > max_bytes and not line.endswith(b"\n"):
+            raise _Problem(
+                f"line is over the limit of {max_bytes} bytes; raise --max-bytes", where[0]
+            )
+        start = offset
+        offset += len(line)
+        if where[0] == 1 and line.startswith(_BOM):
+            line = line[len(_BOM) :]
+            start += len(_BOM)
+        try:
+            yield line.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise _Problem(f"not valid UTF-8 at byte {start + e.start}", where[0]) from None
+
+
+def _csv_records(
+    stream: BinaryIO,
+    source: str,
+    max_bytes: int,
+    check_header: Callable[[list[str]], str | None] | None,
+) -> Iterator[_Record | BadRecord]:
+    """CSV with a header row; empty cells are left out of the record (an empty cell is no value)."""
+    if csv.field_size_limit() < max_bytes:
+        csv.field_size_limit(max_bytes)
+    where = [0]
+    reader = csv.reader(_csv_lines(stream, max_bytes, where))
+    header: list[str] | None = None
+    while True:
+        start = where[0] + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            raise _Problem(f"malformed CSV: {e}", where[0]) from None
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        if header is None:
+            header = [h.strip() for h in row]
+            dupes = sorted({h for h in header if header.count(h) > 1})
+            if dupes:
+                raise _Problem(f"duplicate column {dupes[0]!r} in the header", start)
+            if check_header is not None:
+                problem = check_header(header)
+                if problem:
+                    raise _Problem(problem, start)
+            continue
+        if len(row) != len(header):
+            yield BadRecord(
+                source, start, f"row has {len(row)} fields, the header has {len(header)}"
+            )
+            continue
+        yield (start, "line", {h: v for h, v in zip(header, row, strict=True) if v != ""})
+    if header is None:
+        raise _Problem("empty file")
+
+
+# --- --meta ---------------------------------------------------------------------------------
+
+
+def _load_meta(path: str, index: _MetaIndex, max_bytes: int) -> Iterator[BadRecord]:
+    """Fill ``index`` from a JSON Lines or CSV file of metadata keyed by "id" or "file"."""
+    if not os.path.isfile(path):
+        raise _Problem("no such file" if not os.path.exists(path) else "not a file")
+    kind, gz_named = _kind_from_name(os.path.basename(path))
+    with open(path, "rb") as f:
+        head, stream = _peek(f)
+        size: int | None = os.fstat(f.fileno()).st_size
+        if (gz_named or kind is None) and head.startswith(_GZIP_MAGIC):
+            head, stream = _peek(gzip.GzipFile(fileobj=stream, mode="rb"))  # type: ignore[arg-type]
+            size = None
+        if not head.strip():
+            raise _Problem("empty file")
+        if kind not in ("json", "jsonl", "csv"):
+            s = head.removeprefix(_BOM).lstrip()
+            kind = "jsonl" if s.startswith(b"{") else "json" if s.startswith(b"[") else "csv"
+        if kind != "jsonl":
+            problem = _binary_problem(head)
+            if problem:
+                raise _Problem(problem)
+        first_line: dict[tuple[str, str], int | None] = {}
+        for item in _records(stream, path, kind, size, max_bytes, _meta_header):
+            if isinstance(item, BadRecord):
+                yield item
+                continue
+            line, unit, record = item
+            problem = _add_meta(index, record, line, first_line)
+            if problem:
+                yield BadRecord(path, line, problem, unit)
+
+
+def _meta_header(header: list[str]) -> str | None:
+    if "id" in header or "file" in header:
+        return None
+    return "metadata needs an 'id' or a 'file' column"
+
+
+def _file_key(name: str) -> str:
+    """A file name as --meta and the readers compare them: "/" separators, no leading "./"."""
+    return name.strip().replace(os.sep, "/").replace("\\", "/").removeprefix("./")
+
+
+def _add_meta(
+    index: _MetaIndex, record: Any, line: int | None, first_line: dict[tuple[str, str], int | None]
+) -> str | None:
+    """Index one metadata record; the problem with it, if any."""
+    if not isinstance(record, Mapping):
+        return f"expected a JSON object, got {type_name(record)}"
+    rec = dict(record)
+    file_name = rec.pop("file", None)
+    if file_name is not None and not isinstance(file_name, str):
+        return f"field 'file' must be a string, got {type_name(file_name)}"
+    try:
+        md = parse_metadata(rec)
+    except ValueError as e:
+        return str(e)
+    if file_name is not None and file_name.strip():
+        key = ("file", _file_key(file_name))
+    elif "id" in md.values:
+        key = ("id", md.values["id"])
+    else:
+        return "metadata record needs an 'id' or a 'file' field"
+    if key in first_line:
+        seen = first_line[key]
+        where = f" (also on line {seen})" if seen is not None else ""
+        return f"duplicate {key[0]} {key[1]!r}{where}"
+    first_line[key] = line
+    (index.by_file if key[0] == "file" else index.by_id)[key[1]] = md
+    return None

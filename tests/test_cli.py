@@ -1,0 +1,205 @@
+"""The command line, through click's CliRunner: clean, ingest, explain, stats, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dedupe.cli import cli, safe_name
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def run(*args: str, input: str | bytes | None = None, env: dict[str, str] | None = None):
+    return CliRunner().invoke(cli, list(args), input=input, env=env, catch_exceptions=False)
+
+
+def lines(result) -> list[dict]:
+    return [json.loads(x) for x in result.stdout.splitlines() if x.strip()]
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return str(tmp_path / "store.db")
+
+
+def test_clean_samples_writes_every_article_as_json_lines(db):
+    r = run("clean", "--db", db, str(SAMPLES))
+    assert r.exit_code == 0, r.output
+    out = {d["id"]: d for d in lines(r)}
+    assert sorted(out) == sorted(p.stem for p in SAMPLES.glob("*.txt"))
+    for d in out.values():
+        assert {"id", "source", "url", "outlet", "published", "title", "text", "removed"} <= set(d)
+        original = (SAMPLES / f"{d['id']}.txt").read_text(encoding="utf-8")
+        for cut in d["removed"]:
+            assert 0 <= cut["start"] < cut["end"] <= len(original)
+            assert {"start", "end", "verdict", "reason", "matched"} <= set(cut)
+    assert out["002_b2bc5bbcef59be12"]["outlet"] == "thenewamerican.com"
+    assert out["002_b2bc5bbcef59be12"]["published"].startswith("2023-09-25")
+    assert out["000_df87a69fd44ca629"]["published_approx"] == "2024-04"  # passed through
+    assert "5 articles added" in r.stderr
+
+
+def test_the_furniture_of_the_samples_is_gone_and_the_content_intact(db):
+    out = {d["id"]: d["text"] for d in lines(run("clean", "--db", db, str(SAMPLES)))}
+    nypost = out["001_68b304cba8be002f"]
+    assert nypost.startswith("Mexican drug cartels are taking advantage")
+    for gone in ("Submit", "Δ", "Thanks for contacting us", "Share Selection"):
+        assert gone not in nypost
+    assert nypost.endswith("The whole thing is only going to get worse.”")
+    tna = out["002_b2bc5bbcef59be12"]
+    assert tna.count("Written by [David Kelly](#)") == 1
+    assert "about 6,500 migrants are in custody in El Paso alone" in tna  # rejoined
+    for gone in ("Click here", "Subscribe", "24 Issues Per Year", "Cancel anytime", "Getty Images", "Get exclusive digital access"):
+        assert gone not in tna
+    assert tna.endswith("border cities and states are now at a breaking point in fighting the invasion.")
+    convoy = out["003_73172487f9671b7e"]
+    assert "( –" not in convoy and "\nConvoys of tens of thousands" in convoy
+    assert "What is your opinion" not in convoy and "[email" not in convoy
+    assert convoy.endswith("on December 21.")
+    dm = out["000_df87a69fd44ca629"]
+    assert dm.count("The cartels are believed to make and sell the IDs") == 1
+    assert dm.count("Recent data shows the immigration crisis is shifting west") == 1
+    afpi = out["004_581cc1ed6cd9b8c5"]
+    original = (SAMPLES / "004_581cc1ed6cd9b8c5.txt").read_text(encoding="utf-8")
+    for kept in ("**Figure 1:** Example charts", "Vaughan, Jessica. \"Map: Sanctuary", "Vaughan, Jessica. \"Deportations", "## INTRODUCTION"):
+        assert kept in afpi
+    assert len(afpi) > 0.99 * len(original)
+
+
+def test_samples_report_no_reuse(db):
+    for d in lines(run("clean", "--db", db, str(SAMPLES))):
+        assert all(c["verdict"] != "reused" for c in d["removed"])
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM segments WHERE verdict = 'reused' OR rule LIKE 'reuse%'").fetchone()[0] == 0
+
+
+def test_format_text_and_output_folder(db, tmp_path):
+    r = run("clean", "--db", db, "--format", "text", str(SAMPLES))
+    assert r.exit_code == 0
+    assert "Mexican drug cartels" in r.stdout and '"removed"' not in r.stdout
+    outdir = tmp_path / "out"
+    r = run("clean", "--db", db, "-o", str(outdir))
+    assert r.exit_code == 0
+    assert len(list(outdir.glob("*.json"))) == 5
+
+
+def test_output_folder_names_cannot_escape(db, tmp_path):
+    records = [
+        {"id": "../../etc/x", "text": "A first article about a council vote on the budget."},
+        {"id": "/etc/passwd", "text": "A second article about a school board meeting tonight."},
+        {"id": "a/../../b", "text": "A third article about the weather over the weekend."},
+    ]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(json.dumps(x) for x in records), encoding="utf-8")
+    outdir = tmp_path / "out"
+    r = run("clean", "--db", db, "-o", str(outdir), "--format", "text", str(src))
+    assert r.exit_code == 0, r.output
+    written = sorted(p.name for p in outdir.iterdir())
+    assert len(written) == 3
+    assert all((outdir / n).resolve().parent == outdir.resolve() for n in written)
+    assert safe_name("../../etc/x") == "etc_x"
+
+
+def test_ingest_then_explain_and_stats(db):
+    r = run("ingest", "--db", db, str(SAMPLES))
+    assert r.exit_code == 0
+    assert r.stdout == ""
+    assert "5 articles added, 0 already known, 0 rejected" in r.stderr
+    again = run("ingest", "--db", db, str(SAMPLES))
+    assert "0 articles added, 5 already known" in again.stderr
+    r = run("explain", "--db", db, "001_68b304cba8be002f")
+    assert r.exit_code == 0
+    assert "boilerplate" in r.stdout and 'widget "submit"' in r.stdout
+    j = json.loads(run("explain", "--db", db, "--json", "000_df87a69fd44ca629").stdout)
+    repeats = [s for s in j["segments"] if s["verdict"] == "repeat"]
+    assert repeats and all(s["matched"][0]["article"] == "000_df87a69fd44ca629" for s in repeats)
+    s = json.loads(run("stats", "--db", db, "--json").stdout)
+    assert s["articles"] == 5
+    assert s["segments"]["boilerplate"]["segments"] > 10
+    assert "thenewamerican.com" in s["top_boilerplate"]
+    human = run("stats", "--db", db)
+    assert "5 articles" in human.stdout
+
+
+def test_explain_unknown_id_and_missing_store(db, tmp_path):
+    run("ingest", "--db", db, str(SAMPLES))
+    r = CliRunner().invoke(cli, ["explain", "--db", db, "nope"])
+    assert r.exit_code == 1 and "no article with id 'nope'" in r.output
+    r = CliRunner().invoke(cli, ["stats", "--db", str(tmp_path / "none.db")])
+    assert r.exit_code == 1 and "no such store" in r.output
+
+
+def test_bad_record_stops_and_leaves_the_store_as_it_was(db, tmp_path):
+    run("ingest", "--db", db, str(SAMPLES))
+    with sqlite3.connect(db) as conn:
+        before = conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        '{"id": "ok1", "text": "A fine article about the harbour expansion plans."}\n'
+        '{"id": "broken", "text": \n',
+        encoding="utf-8",
+    )
+    r = CliRunner().invoke(cli, ["ingest", "--db", db, str(bad)])
+    assert r.exit_code == 1
+    assert f"{bad}, line 2" in r.output and "invalid JSON" in r.output
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == before
+    r = run("ingest", "--db", db, "--skip-bad", str(bad))
+    assert r.exit_code == 0
+    assert "1 articles added, 0 already known, 1 rejected" in r.stderr
+    assert "skipped:" in r.stderr
+
+
+def test_stdin_and_env_db(tmp_path):
+    db = str(tmp_path / "env.db")
+    data = json.dumps({"id": "s1", "url": "https://x.example/a", "text": "Submit\nA story from stdin about a new ferry line."})
+    r = run("clean", "-", input=data, env={"DEDUPE_DB": db})
+    assert r.exit_code == 0, r.output
+    (d,) = lines(r)
+    assert d["text"] == "A story from stdin about a new ferry line."
+    assert d["outlet"] == "x.example"
+    assert Path(db).exists()
+
+
+def test_memory_store_is_throwaway(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = run("clean", "--db", ":memory:", str(SAMPLES))
+    assert r.exit_code == 0 and len(lines(r)) == 5
+    assert not list(tmp_path.iterdir())
+
+
+def test_usage_errors_exit_2(db):
+    assert CliRunner().invoke(cli, ["ingest", "--db", db]).exit_code == 2
+    assert CliRunner().invoke(cli, ["clean", "--format", "xml"]).exit_code == 2
+
+
+def test_not_a_store_is_refused(tmp_path):
+    bogus = tmp_path / "x.db"
+    bogus.write_text("hello", encoding="utf-8")
+    r = CliRunner().invoke(cli, ["stats", "--db", str(bogus)])
+    assert r.exit_code == 1 and "not a dedupe store" in r.output
+
+
+def test_deterministic_output(tmp_path):
+    outs = [run("clean", "--db", ":memory:", str(SAMPLES)).stdout for _ in range(2)]
+    assert outs[0] == outs[1]
+
+
+def test_help_for_every_command():
+    for name in cli.commands:
+        r = run(name, "--help")
+        assert r.exit_code == 0 and cli.commands[name].help
+
+
+def test_samples_copy_with_text_only_has_unknown_metadata(tmp_path):
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "003_73172487f9671b7e.txt", folder)
+    (d,) = lines(run("clean", "--db", ":memory:", str(folder)))
+    assert d["outlet"] is None and d["published"] is None
