@@ -380,3 +380,113 @@ def _term(s: str) -> str:
 
 def main() -> None:  # pragma: no cover - console entry point
     cli()
+
+
+# -- provenance and report commands ------------------------------------------------------------
+
+
+@cli.command()
+@db_option
+@click.argument("article_ids", nargs=-1)
+@click.option("--outlet", help="Only chains that this outlet carried.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one chain per line.")
+def provenance(db_path: str, article_ids: tuple[str, ...], outlet: str | None, as_json: bool) -> None:
+    """Show where shared text came from: each chain's origin and the outlets that copied it.
+
+    \b
+    Example:
+        dedupe provenance --db news.db
+        dedupe provenance --db news.db a0000035 --json
+        dedupe provenance --db news.db --outlet reuters.com
+    """
+    _require_store(db_path)
+    with _open(db_path) as tracker:
+        for aid in article_ids:
+            if tracker.store.article(aid) is None:
+                raise click.ClickException(f"no article with id {_term(aid)!r} in {db_path}")
+        chains = tracker.chains(list(article_ids) if article_ids else None, outlet)
+        if as_json:
+            for c in chains:
+                click.echo(json.dumps(c.as_dict(), ensure_ascii=False, sort_keys=True))
+            return
+        if not chains:
+            click.echo("no reuse found: no text is shared between articles of different outlets", err=True)
+            return
+        for c in chains:
+            _echo_chain(c)
+        click.echo(f"{len(chains)} chain(s)", err=True)
+
+
+def _echo_chain(c: Any) -> None:
+    """One chain as a readable block: its text, then one row per carrier."""
+    flags = [f"origin by {c.order}"]
+    if c.attributions:
+        flags.append("origin credits " + ", ".join(c.attributions))
+    if c.chained:
+        flags.append("cut from a larger group of near copies")
+    click.echo(f"chain {_term(c.id)}  ({'; '.join(flags)})")
+    click.echo(f'  "{_term(_snip(c.text, 100))}"')
+    lags = {k.target: k.lag_seconds for k in c.links}
+    rows = [("role", "article", "outlet", "published", "lag", "sim", "offsets")]
+    for x in c.articles:
+        lag = lags.get(x.article)
+        rows.append(
+            (
+                x.role + (f" of {x.version_of}" if x.version_of else ""),
+                x.article,
+                x.outlet or "(unknown outlet)",
+                (x.published or "date unknown") + (f" ({x.date_note})" if x.date_note and x.published else ""),
+                _lag(lag) if x.role == "copy" else "",
+                f"{x.similarity:.2f}",
+                f"{x.start}-{x.end}",
+            )
+        )
+    cells = [[_term(_snip(v, 40)) for v in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    for r in cells:
+        click.echo("  " + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    click.echo("")
+
+
+def _lag(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    d, rem = divmod(int(abs(seconds)), 86400)
+    h, rem = divmod(rem, 3600)
+    sign = "-" if seconds < 0 else ""
+    return f"{sign}{d}d{h:02d}h" if d else f"{sign}{h}h{rem // 60:02d}m"
+
+
+@cli.command()
+@db_option
+@input_options
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True),
+    help="The report file (HTML); large corpora also get a NAME_files/ folder beside it.",
+)
+def report(db_path: str, inputs: tuple[str, ...], output: str, **kw: Any) -> None:
+    """Ingest INPUTS if given, then write a self-contained HTML report of the store.
+
+    \b
+    Example:
+        dedupe report --db news.db -o report.html
+        dedupe report --db :memory: samples/ -o samples.html
+    """
+    from dedupe.report import write_report
+
+    if not inputs:
+        _require_store(db_path)
+    fields = _fields(kw)
+    with _open(db_path) as tracker:
+        summary = _ingest(tracker, inputs, fields=fields, command="report", **kw)
+        if inputs:
+            click.echo(summary.line(), err=True)
+        try:
+            info = write_report(tracker, output)
+        except (DedupeError, OSError) as e:
+            raise click.ClickException(_term(str(e))) from e
+    click.echo(info.line(), err=True)

@@ -149,8 +149,7 @@ _AUTO = _auto_mapping()
 def field_names(
     preset: str = "auto", fields: Mapping[str, str] | None = None
 ) -> dict[str, tuple[str, ...]]:
-    """The record fields read for each concept under ``preset`` and ``fields``; ValueError if
-    either is unknown, so callers can check options once before reading anything."""
+    """Record fields read per concept, so options can be checked (ValueError) before any reading."""
     if preset == "auto":
         mapping = dict(_AUTO)
     elif preset in PRESETS:
@@ -199,8 +198,7 @@ def _show(value: Any, limit: int = 60) -> str:
 
 
 def parse_date(value: Any) -> dt.datetime | None:
-    """A publication date as an aware UTC datetime, or None when the value says "no date";
-    ValueError when it cannot be read or is absurd, because a wrong date misleads provenance."""
+    """A date as aware UTC, None for "no date"; ValueError if unreadable (bad dates mislead)."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -298,9 +296,9 @@ def _is_tracking(param: str) -> bool:
 
 
 def normalize_url(url: str) -> str:
-    """The URL in a canonical form, so that two spellings of one page compare equal: http(s)
-    only, lowercase scheme and host, no default port, fragment, tracking parameters or
-    trailing slash, sorted query. Anything else is returned stripped, as is."""
+    """An http(s) URL in canonical form so two spellings of one page compare equal; others as is."""
+    # lowercase scheme and host; no default port, fragment, utm_*/fbclid/gclid or trailing
+    # slash (except the root); query pairs sorted; percent-encoding left untouched
     s = url.strip()
     try:
         parts = urlsplit(s)
@@ -326,9 +324,8 @@ def normalize_url(url: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _extractor() -> Any:
-    """tldextract on its bundled Public Suffix List snapshot: no download, no cache files.
-
-    Private suffixes count (``x.blogspot.com`` is its own outlet, not ``blogspot.com``)."""
+    """tldextract on its bundled suffix list: no download, no cache files, so runs stay offline."""
+    # Private suffixes count: x.blogspot.com is its own outlet, not blogspot.com.
     import tldextract
 
     return tldextract.TLDExtract(
@@ -340,8 +337,7 @@ def _extractor() -> Any:
 
 
 def _registrable(host: str) -> str | None:
-    """A host's registrable domain ("www.bbc.co.uk" -> "bbc.co.uk"), lowercased; hosts
-    without a public suffix (IP addresses, "localhost") are kept, minus a leading "www."."""
+    """A host's registrable domain ("www.bbc.co.uk" -> "bbc.co.uk"); IPs and bare hosts kept."""
     host = host.strip().lower().rstrip(".")
     if not host:
         return None
@@ -357,8 +353,7 @@ def _registrable(host: str) -> str | None:
 
 
 def outlet_from_url(url: str) -> str | None:
-    """The publisher a URL belongs to: its registrable domain, e.g.
-    "https://www.dailymail.co.uk/news/x" -> "dailymail.co.uk"; None without a host."""
+    """A URL's publisher: its registrable domain ("dailymail.co.uk"); None without a host."""
     s = url.strip()
     if not s:
         return None
@@ -383,8 +378,7 @@ def _outlet_from_hostname(value: str) -> str:
 
 
 def _check_unicode(record: Mapping[Any, Any]) -> None:
-    """Reject lone surrogates (from JSON "\\ud800" escapes) anywhere in the record: they
-    cannot be written as UTF-8, so the article could never be stored or printed."""
+    """Reject lone surrogates anywhere in the record: UTF-8 cannot hold them, so no output could."""
     for top, value in record.items():
         if isinstance(top, str):
             _check_str(top, f"field name {_show(top)}")
@@ -427,11 +421,8 @@ def _pick(
     empty: Callable[[Any], bool] = _blank,
     accept: Callable[[str, Any], bool] | None = None,
 ) -> tuple[str | None, Any]:
-    """The first of ``names`` that holds a value; every candidate holding none is consumed too,
-    so a null legacy field does not linger in extra.
-
-    Returns ``(name, value)``; when no field holds a value, the first one present with an empty
-    value (so the caller can say "empty text"), else ``(None, None)``."""
+    """The first of ``names`` holding a value, else the first empty one (to say "empty text")."""
+    # Candidates holding no value are consumed too, so a null legacy field leaves no trace in extra.
     found: tuple[str | None, Any] = (None, None)
     fallback: tuple[str | None, Any] = (None, None)
     for name in names:
@@ -474,8 +465,7 @@ def _date(name: str, value: Any) -> dt.datetime | None:
 
 
 def generated_id(url: str | None, text: str) -> str:
-    """A stable id for a record without one: "u" + xxh64 of the normalized URL, else "t" +
-    xxh64 of the text; the same input gives the same id on every run and machine."""
+    """A run-independent id for a record without one: "u"+xxh64(URL) or "t"+xxh64(text)."""
     if url and url.strip():
         return "u" + xxhash.xxh64(normalize_url(url).encode("utf-8")).hexdigest()
     return "t" + xxhash.xxh64(text.encode("utf-8")).hexdigest()
@@ -489,8 +479,7 @@ def article_from_record(
     fields: dict[str, str] | None = None,
     default_id: str | None = None,
 ) -> Article:
-    """Map one scraper record to an Article, validating every mapped value; ValueError with
-    a message naming the field and the problem when the record cannot make an article."""
+    """One scraper record as an Article; ValueError naming the field and the problem if not."""
     if not isinstance(record, Mapping):
         raise ValueError(f"expected a JSON object, got {type_name(record)}")
     mapping = field_names(preset, fields)
@@ -588,8 +577,7 @@ class Metadata:
 
 
 def parse_metadata(record: Mapping[str, Any]) -> Metadata:
-    """Validate a sidecar or ``--meta`` record (native field names); empty values set
-    nothing, "text" is ignored (the article's own file gives it), other fields go to extra."""
+    """A sidecar or --meta record (native names) validated; empty values and "text" set nothing."""
     if not isinstance(record, Mapping):
         raise ValueError(f"expected a JSON object, got {type_name(record)}")
     _check_unicode(record)
@@ -616,8 +604,7 @@ def parse_metadata(record: Mapping[str, Any]) -> Metadata:
 
 
 def apply_metadata(article: Article, meta: Metadata) -> Article:
-    """The article with the metadata's values in place of its own; a new URL without a new
-    outlet re-derives the outlet, unless the old one was given explicitly."""
+    """The article with the metadata's values in place of its own; a URL-based outlet follows."""
     values = dict(meta.values)
     if "url" in values and "outlet" not in values:
         derived = outlet_from_url(article.url) if article.url else None

@@ -146,7 +146,12 @@ def normalize(text: str, strip_end: bool = True) -> str:
     """The matching form of a segment or phrase: cleaned, casefolded, numbers as ``<n>``,
     French spacing before ``:;!?`` removed, trailing punctuation stripped (unless
     ``strip_end`` is false: a ``prefix`` phrase keeps its colon, "read more:")."""
-    s = _NUMBER.sub(NUMBER, clean(text).casefold())
+    return _key(clean(text), strip_end)
+
+
+def _key(cleaned: str, strip_end: bool = True) -> str:
+    """:func:`normalize` of an already :func:`clean` text."""
+    s = _NUMBER.sub(NUMBER, cleaned.casefold())
     for sp in _SPACE_BEFORE:
         if sp in s:
             s = s.replace(sp, sp[1])
@@ -227,6 +232,7 @@ def entries() -> list[Entry]:
 
 
 def _is_word_char(ch: str) -> bool:
+    """Whether a character belongs to a word (``<n>`` counts as one, so "<n> day" is bounded)."""
     return ch.isalnum() or ch == "<" or ch == ">"
 
 
@@ -331,7 +337,7 @@ def match(text: str) -> Hit | None:
     if len(text) > MAX_RAW:
         return None
     cleaned = clean(text)
-    key = normalize(text)
+    key = _key(cleaned)
     if not key:
         return None
     e = _match_key(key, cleaned) or _chain(key)
@@ -385,15 +391,20 @@ _NAME_ENDERS = frozenset(
 # Capitalised words after "By" that start a sentence rather than a name.
 _NOT_NAMES = frozenset(
     """this that these those then now all most some many far contrast comparison law
-    mid early late last next early midday noon night nightfall dawn
+    mid early late last next midday noon night nightfall dawn
     monday tuesday wednesday thursday friday saturday sunday
     january february march april may june july august september october november december
-    der die das den dem ein eine le la les un une el los las una o os um uma het een""".split()
+    montag dienstag mittwoch donnerstag freitag samstag sonntag
+    ein eine un une una um uma een""".split()
 )
+# Capitalised articles that may open an outlet's name ("By The Associated Press", "Par Le
+# Monde"): skipped, and the next word must then be capitalised.
+_ARTICLES = frozenset("the le la les el los las il lo der die das het de o a os as".split())
 _MAX_NAME_WORDS = 5
 
 
 def _strip_word(w: str) -> str:
+    """A word without surrounding brackets, quotes and punctuation, for the name test."""
     return w.strip("()[]\"'“”‘’*_,;:")
 
 
@@ -410,8 +421,8 @@ def _looks_like_name(words: list[str]) -> bool:
             return False
         if count and (low in _NAME_ENDERS or raw in _NAME_ENDERS):
             break
-        if i == 0 and w == "The":
-            continue  # "By The Associated Press": the next words must be capitalised
+        if i == 0 and w[0].isupper() and low in _ARTICLES:
+            continue
         if w[0].isupper():
             if i == 0 and low in _NOT_NAMES:
                 return False

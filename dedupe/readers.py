@@ -121,8 +121,8 @@ def read_inputs(
     stdin: BinaryIO | None = None,
     max_bytes: int = 20_000_000,
 ) -> Iterator[Article | BadRecord]:
-    """Articles from files, folders and "-" (stdin), in order, with a BadRecord for each
-    record that cannot be read; an unknown preset or field concept raises ValueError at once."""
+    """Articles from files, folders and "-" in order, a BadRecord for each unreadable record."""
+    # Bad input never raises; an unknown preset or field concept raises ValueError right here.
     mapping = field_names(preset, fields)
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
         raise ValueError(f"max_bytes must be a positive integer, got {max_bytes!r}")
@@ -171,7 +171,7 @@ def _read_all(
 
 
 def _guarded(source: str, records: Iterator[Article | BadRecord]) -> Iterator[Article | BadRecord]:
-    """Turn whatever ends a file early into one BadRecord naming it, so the caller's loop goes on."""
+    """Whatever ends a file early as one BadRecord naming it, so the caller's loop goes on."""
     try:
         yield from records
     except _Problem as e:
@@ -205,8 +205,8 @@ def _known_kind(name: str) -> bool:
 
 
 def _read_folder(folder: str, ctx: _Context) -> Iterator[Article | BadRecord]:
-    """Every readable file under ``folder``, sorted by relative path; hidden files, READMEs,
-    licences, ``*.gt.json`` and sidecars are skipped, as are files of unknown type."""
+    """Every readable file under ``folder``, sorted by relative path, so runs are repeatable."""
+    # Skipped: hidden files and folders, README*, LICENSE*, *.gt.json, sidecars, unknown types.
     errors: list[OSError] = []
     found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(folder, onerror=errors.append):
@@ -261,8 +261,7 @@ def _sidecar_key(path: str) -> str:
 
 
 def _text_doc(path: str, rel: str) -> _Doc:
-    """Id and metadata keys of a plain-text file: the stem, or for a file in a subfolder of an
-    input folder the relative path without extension (two "index.txt" must not collide)."""
+    """Id and --meta keys of a text file; in a subfolder the id keeps its path (ids stay unique)."""
     name = os.path.basename(path)
     stem = _text_stem(name)
     rel = _file_key(rel)
@@ -276,8 +275,7 @@ def _text_doc(path: str, rel: str) -> _Doc:
 
 
 def _read_html(stream: BinaryIO, source: str, kind: str) -> Iterator[Article | BadRecord]:
-    """HTML and WARC input (``kind`` "html" or "warc"): not read yet; the html extra will
-    replace this function with one that extracts the articles."""
+    """HTML and WARC input, not read yet: the html extra will replace this function."""
     yield BadRecord(
         source,
         None,
@@ -346,7 +344,8 @@ def _read_up_to(stream: BinaryIO, n: int) -> bytes:
 
 def _peek(stream: BinaryIO) -> tuple[bytes, BinaryIO]:
     head = _read_up_to(stream, _HEAD)
-    return head, io.BufferedReader(_Replay(head, stream), buffer_size=1 << 16)  # type: ignore[return-value]
+    replay = io.BufferedReader(_Replay(head, stream), buffer_size=1 << 16)
+    return head, replay  # type: ignore[return-value]
 
 
 def _sniff(head: bytes) -> str:
@@ -459,19 +458,12 @@ def _text_article(
         md = _load_sidecar(doc.sidecar, ctx.max_bytes)
         if isinstance(md, BadRecord):
             return md
-        article = _apply(article, md, doc.sidecar)
+        article = apply_metadata(article, md)
     if ctx.meta is not None:
         md = ctx.meta.for_file(doc.keys) or ctx.meta.by_id.get(article.id)
         if md is not None:
-            article = _apply(article, md, source)
+            article = apply_metadata(article, md)
     return article
-
-
-def _apply(article: Article, md: Metadata, source: str) -> Article:
-    try:
-        return apply_metadata(article, md)
-    except (ValueError, TypeError) as e:
-        raise _Problem(f"metadata does not fit the article: {e}") from None
 
 
 def _load_sidecar(path: str, max_bytes: int) -> Metadata | BadRecord:

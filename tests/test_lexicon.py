@@ -191,6 +191,8 @@ NOT_FURNITURE = [
     "What is the opinion of the court?",
     "Thanks to the volunteers, the shelter stayed open.",
     "Cookies were served at the reception.",
+    "Already a subscriber, she canceled after the price rose.",
+    "The Getty Center reopened on Tuesday",
     # Other languages, prose with furniture words.
     "Teilen Sie diese Meinung, fragte der Moderator.",
     "Die Abonnenten der Zeitung erhielten eine Mail.",
@@ -383,6 +385,8 @@ def test_not_pitch_openers(text: str) -> None:
         "By Jane Doe, Staff Writer",
         "By [jane doe](https://example.com/jane)",
         "By The Associated Press",
+        "Par Le Monde",
+        "Por El País y Reuters",
         "By Alex Zemek, Ph.D.",
         "**By** Maria de la Cruz",
         "Von Anna Müller",
@@ -413,6 +417,8 @@ def test_bylines(text: str) -> None:
         "Paris Hilton arrived",
         "By Jane Doe, who covers the border for the paper and has reported from El Paso since 2015",
         "Illegal Aliens",
+        "By The",
+        "By The end of the war",
         "",
     ],
 )

@@ -580,19 +580,26 @@ valid_records = st.fixed_dictionaries(
 junk_lines = st.one_of(
     st.binary(max_size=60), st.text(max_size=60).map(lambda s: s.encode("utf-8", "surrogatepass"))
 )
-lines = st.lists(st.one_of(valid_records, junk_lines), max_size=12)
+# a valid record is written with or without ASCII escapes; junk is anything at all
+valid_lines = st.tuples(valid_records, st.booleans())
+lines = st.lists(st.one_of(valid_lines, junk_lines), max_size=12)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(lines)
-def test_jsonl_never_raises_and_keeps_every_valid_record(items: list[dict | bytes]) -> None:
-    data = b"\n".join(json.dumps(i).encode() if isinstance(i, dict) else i for i in items)
+@given(lines, st.sampled_from([b"\n", b"\r\n"]))
+def test_jsonl_never_raises_and_keeps_every_valid_record(
+    items: list[tuple[dict, bool] | bytes], newline: bytes
+) -> None:
+    data = newline.join(
+        json.dumps(i[0], ensure_ascii=i[1]).encode("utf-8") if isinstance(i, tuple) else i
+        for i in items
+    )
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "fuzz.jsonl"
         p.write_bytes(data)
         out = list(read_inputs([str(p)]))
     assert all(isinstance(o, (Article, BadRecord)) for o in out)
     got = iter([(o.text, o.extra.get("x_extra")) for o in out if isinstance(o, Article)])
-    for rec in (i for i in items if isinstance(i, dict)):
+    for rec, _ in (i for i in items if isinstance(i, tuple)):
         want = (rec["text"], rec.get("x_extra"))
         assert any(g == want for g in got), f"lost {rec!r}"  # in order: a subsequence
