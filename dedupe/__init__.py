@@ -18,6 +18,16 @@ from dedupe.model import (
     Result,
     StoreError,
 )
+from dedupe.provenance import (
+    Carrier,
+    Chain,
+    Flow,
+    Link,
+    OutletNode,
+    Passage,
+    Provenance,
+    ReuseGraph,
+)
 from dedupe.tracker import Summary, Tracker
 
 try:
@@ -27,13 +37,21 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 
 __all__ = [
     "Article",
+    "Carrier",
+    "Chain",
     "DedupeError",
     "Finding",
+    "Flow",
     "InputError",
+    "Link",
     "Match",
+    "OutletNode",
     "Params",
+    "Passage",
+    "Provenance",
     "Removal",
     "Result",
+    "ReuseGraph",
     "StoreError",
     "Summary",
     "Tracker",

@@ -390,7 +390,9 @@ def main() -> None:  # pragma: no cover - console entry point
 @click.argument("article_ids", nargs=-1)
 @click.option("--outlet", help="Only chains that this outlet carried.")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines, one chain per line.")
-def provenance(db_path: str, article_ids: tuple[str, ...], outlet: str | None, as_json: bool) -> None:
+def provenance(
+    db_path: str, article_ids: tuple[str, ...], outlet: str | None, as_json: bool
+) -> None:
     """Show where shared text came from: each chain's origin and the outlets that copied it.
 
     \b
@@ -410,7 +412,9 @@ def provenance(db_path: str, article_ids: tuple[str, ...], outlet: str | None, a
                 click.echo(json.dumps(c.as_dict(), ensure_ascii=False, sort_keys=True))
             return
         if not chains:
-            click.echo("no reuse found: no text is shared between articles of different outlets", err=True)
+            click.echo(
+                "no reuse found: no text is shared between articles of different outlets", err=True
+            )
             return
         for c in chains:
             _echo_chain(c)
@@ -435,7 +439,8 @@ def _echo_chain(c: Any) -> None:
                 x.role + (f" of {x.version_of}" if x.version_of else ""),
                 x.article,
                 x.outlet or "(unknown outlet)",
-                (x.published or "date unknown") + (f" ({x.date_note})" if x.date_note and x.published else ""),
+                (x.published or "date unknown")
+                + (f" ({x.date_note})" if x.date_note and x.published else ""),
                 _lag(lag) if x.role == "copy" else "",
                 f"{x.similarity:.2f}",
                 f"{x.start}-{x.end}",

@@ -331,9 +331,7 @@ def _carrier_index(chains: Iterable[Chain]) -> dict[tuple[str, int], list[tuple[
     return out
 
 
-def _refs_for(
-    chain: Chain, carrier: Carrier, link: _Linker
-) -> tuple[str, str, list[Ref]]:
+def _refs_for(chain: Chain, carrier: Carrier, link: _Linker) -> tuple[str, str, list[Ref]]:
     """Badge, explanation and links of a segment that belongs to a chain."""
     origin = chain.articles[0]
     refs: list[Ref] = []
@@ -412,8 +410,11 @@ def article_view(
             pieces.append(Piece(chunk, kind, anchor, badge, reason, refs))
         elif f.verdict == "reused":
             refs = [
-                Ref(link.article(m.article, m.start if m.start >= 0 else None), visible(m.article),
-                    f"similarity {m.similarity:.2f}")
+                Ref(
+                    link.article(m.article, m.start if m.start >= 0 else None),
+                    visible(m.article),
+                    f"similarity {m.similarity:.2f}",
+                )
                 for m in f.matched[:3]
             ]
             pieces.append(Piece(chunk, "reused", anchor, "reused", f.reason, refs))
@@ -432,7 +433,7 @@ def article_view(
     )
 
 
-def graph_view(prov: Provenance, link_outlets: bool = True) -> tuple[list[Node], list[Edge], int, int]:
+def graph_view(prov: Provenance) -> tuple[list[Node], list[Edge], int, int]:
     """Outlets on a circle, flows as curves between them; sizes in SVG user units."""
     width, height = 720, 560
     cx, cy, radius = width / 2, height / 2, 200
@@ -480,7 +481,7 @@ def graph_view(prov: Provenance, link_outlets: bool = True) -> tuple[list[Node],
             # Bend to the right of the direction of travel, so A->B and B->A stay apart.
             mx, my = (x1 + x2) / 2 - uy * dist * 0.15, (y1 + y2) / 2 + ux * dist * 0.15
             sx, sy = x1 + ux * r1, y1 + uy * r1
-            ex, ey = x2 - ux * (r2 + 4 + w), y2 - uy * (r2 + 4 + w)
+            ex, ey = x2 - ux * (r2 + 11), y2 - uy * (r2 + 11)
             d = f"M {sx:.1f} {sy:.1f} Q {mx:.1f} {my:.1f} {ex:.1f} {ey:.1f}"
         edges.append(
             Edge(
@@ -631,8 +632,15 @@ def write_report(
             pages.append(name)
         for k, p in enumerate(range(0, len(rows), INDEX_PAGE)):
             chunk = [
-                Row(r.href.split("/", 1)[1], r.title, r.outlet, r.published, r.reused,
-                    r.stripped, r.total)
+                Row(
+                    r.href.split("/", 1)[1],
+                    r.title,
+                    r.outlet,
+                    r.published,
+                    r.reused,
+                    r.stripped,
+                    r.total,
+                )
                 for r in rows[p : p + INDEX_PAGE]
             ]
             html = idx_tpl.render(
@@ -697,4 +705,3 @@ def write_report(
     out.write_text(html, encoding="utf-8")
     written += len(html.encode("utf-8"))
     return ReportInfo(out, files, written, time.perf_counter() - t0, len(index), split)
-

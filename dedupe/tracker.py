@@ -251,8 +251,8 @@ class Tracker:
                 for c in cs:
                     if c == i:
                         continue
-                    sim = fingerprint.similarity(w, words_of[c], p.ngram)
-                    if sim >= p.threshold:
+                    sim = fingerprint.near(w, words_of[c], p)
+                    if sim is not None:
                         pairs.append((min(i, c), max(i, c), round(sim, 6)))
             pairs = sorted(set(pairs))
             self.store.insert_near(pairs)
@@ -346,6 +346,10 @@ class Tracker:
             for other, sim in nb.get(fp, []):
                 g[other] = max(g.get(other, 0.0), sim)
             group[fp] = g
+        texts = self.store.fingerprint_texts(present)
+        loose = fingerprint.rephrased(
+            [texts[fp][0].split(" ") if fp is not None else [] for fp in fps], self.params
+        )
         rows: dict[int, list[tuple[str, int, str, str]]] = {}
         for fp, okey, n, first, fkey in self.store.carriers({x for g in group.values() for x in g}):
             rows.setdefault(fp, []).append((okey, n, first, fkey))
@@ -370,11 +374,14 @@ class Tracker:
                 published = fkey[1:].split("|", 1)[0] if fkey.startswith("0") else None
                 outlet = okey[1:] if okey.startswith("=") else None
                 peers.append(Peer(first, outlet, published, -1, -1, sim))
-            internal = tuple(
-                (j, group[fp][fps[j]])  # type: ignore[index]
+            same = {
+                j: group[fp][fps[j]]  # type: ignore[index]
                 for j in range(k)
                 if fps[j] is not None and fps[j] in group[fp] and not self._short[j]
-            )
+            }
+            for j, ratio in loose.get(k, []):
+                same.setdefault(j, ratio)
+            internal = tuple(sorted(same.items()))
             known_counts = tuple((o[1:], n) for o, n in sorted(counts.items()) if o.startswith("="))
             evidence.append(Evidence(tuple(peers), known_counts, internal, self._short[k]))
         self._groups = {fp: sorted(g) for fp, g in group.items()}

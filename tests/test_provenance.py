@@ -302,7 +302,9 @@ def test_chaining_guard_splits_a_group_joined_only_through_a_middle_text():
 
 
 def test_a_text_near_two_centres_joins_the_closer_one():
-    arts = {x: facts(x, f"{x}.example", f"2024-01-0{i + 1}T00:00:00+00:00") for i, x in enumerate("abc")}
+    arts = {
+        x: facts(x, f"{x}.example", f"2024-01-0{i + 1}T00:00:00+00:00") for i, x in enumerate("abc")
+    }
     shared = [
         Shared("a", 0, 0, 10, 1, "one"),
         Shared("b", 0, 0, 10, 2, "two"),
