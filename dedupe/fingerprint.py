@@ -223,10 +223,13 @@ def rephrased(words: Sequence[Sequence[str]], params: Params) -> dict[int, list[
                     shared[j] = shared.get(j, 0) + 1
             lst.append(k)
         text_k = " ".join(w)
+        numbers_k = {t for t in sets[k] if any(c.isdigit() for c in t)}
         for j in sorted(shared):
             union = len(sets[j]) + len(sets[k]) - shared[j]
             if shared[j] / union < params.repeat_words:
                 continue
+            if {t for t in sets[j] if any(c.isdigit() for c in t)} != numbers_k:
+                continue  # other figures: another fact, not the same sentence reworded
             ratio = Indel.normalized_similarity(" ".join(words[j]), text_k)
             if ratio >= params.repeat_ratio:
                 out.setdefault(k, []).append((j, round(ratio, 4)))

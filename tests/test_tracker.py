@@ -120,3 +120,38 @@ def test_every_permutation_of_three_gives_the_same_boilerplate():
                 t.add(a)
             seen.add(dump(t.results()))
     assert len(seen) == 1
+
+
+LINE = st.sampled_from(
+    [
+        "Submit",
+        "Share Selection",
+        "The council approved the budget after a long debate on Tuesday night.",
+        "A new bridge opened downtown, easing traffic for thousands of commuters.",
+        "The council approved the budget after a lengthy debate on Tuesday night.",
+        "By Jane Smith",
+        "( – Convoys of migrants gathered in the south of the country.",
+        "",
+        "\t",
+        "Officials in the border city said on Monday that shelters were full",
+        "and asked the state for more buses to move people north.",
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(LINE, min_size=1, max_size=8), min_size=1, max_size=4), st.booleans())
+def test_cleaned_text_plus_cuts_rebuild_every_article(texts, strip):
+    from dedupe.clean import restore
+
+    arts = [Article(f"a{i}", "\n".join(t) or "x", outlet="o.example" if i % 2 else None) for i, t in enumerate(texts)]
+    arts = [a for a in arts if a.text.strip()]
+    with Tracker(":memory:", strip_reused=strip) as t:
+        t.add_many(arts)
+        for a in arts:
+            if t.store.article(a.id) is None:  # a copy of an earlier one: known, not stored
+                continue
+            r = t.result(a.id)
+            pieces = [(c, a.text[c.start : c.end]) for c in r.removed]
+            assert restore(r.text, pieces) == a.text
+            assert "Submit" not in r.text.split("\n")

@@ -1,0 +1,72 @@
+"""The SQLite store: schema, migrations, parameters, runs, refusal of foreign files."""
+
+import json
+import sqlite3
+
+import pytest
+
+from dedupe import Params, StoreError, Tracker
+from dedupe.store import Store
+
+
+def test_new_store_has_schema_wal_and_migrations(tmp_path):
+    path = tmp_path / "s.db"
+    with Store(path) as s:
+        tables = {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {"articles", "segments", "fingerprints", "near", "lsh", "carriers", "runs", "settings", "_sqlite_migrations"} <= tables
+        assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        applied = [r[0] for r in s.conn.execute("SELECT name FROM _sqlite_migrations ORDER BY rowid")]
+        assert applied[0] == "m001_initial"
+    with Store(path) as s:  # reopening applies nothing twice
+        assert s.conn.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone()[0] == len(applied)
+
+
+def test_runs_record_parameters_and_versions(tmp_path):
+    path = tmp_path / "r.db"
+    with Tracker(path) as t:
+        t.begin_run("ingest", ["x.jsonl"])
+        t.add({"id": "a", "text": "A short story about the harbour and its new cranes."})
+    with sqlite3.connect(path) as conn:
+        run = conn.execute("SELECT command, inputs, params, tool_version, datasketch_version, articles_added, finished_at FROM runs").fetchone()
+    assert run[0] == "ingest" and json.loads(run[1]) == ["x.jsonl"]
+    params = json.loads(run[2])
+    assert params["scheme"] == "affine32" and params["num_perm"] == 128 and params["seed"] == 1
+    assert run[4].startswith("2.") and run[5] == 1 and run[6]
+
+
+def test_other_parameters_are_refused_with_advice(tmp_path):
+    path = tmp_path / "p.db"
+    Tracker(path).close()
+    with pytest.raises(StoreError) as e:
+        Tracker(path, params=Params(num_perm=64, bands=16))
+    assert "num_perm=128 (asked 64)" in str(e.value) and "--db NEW.db" in str(e.value)
+
+
+def test_foreign_files_are_refused(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database", encoding="utf-8")
+    with pytest.raises(StoreError, match="not a dedupe store"):
+        Store(text)
+    with pytest.raises(StoreError, match="is a folder"):
+        Store(tmp_path)
+    with pytest.raises(StoreError, match="does not exist"):
+        Store(tmp_path / "missing" / "x.db")
+
+
+def test_hostile_values_are_bound_not_executed(tmp_path):
+    path = tmp_path / "h.db"
+    outlet = "Le Monde' OR '1'='1\"; DROP TABLE articles; --"
+    with Tracker(path) as t:
+        t.add({"id": "x]; DROP TABLE segments; --", "outlet": outlet, "text": "A text about the weather in the mountains this week."})
+        (a,) = list(t.store.articles())
+    assert a.outlet == outlet and a.id == "x]; DROP TABLE segments; --"
+
+
+def test_a_failed_batch_leaves_nothing(tmp_path):
+    path = tmp_path / "f.db"
+    with Tracker(path) as t:
+        t.add({"id": "first", "text": "The first article about the river flood is stored."})
+        good = {"id": "second", "text": "The second article about a new library opening downtown."}
+        with pytest.raises(ValueError):
+            t.add_many([good, {"id": "third", "text": "x" * 6_000_000}])
+        assert [a.id for a in t.store.articles()] == ["first"]
