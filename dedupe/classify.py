@@ -135,7 +135,9 @@ def classify(
     findings: list[Finding] = []
     for g, t, hit, ev in zip(segments, seg_texts, lex, evidence):
 
-        def found(verdict: str, rule: str, reason: str, matched: Sequence[Match] = ()) -> None:
+        def found(
+            verdict: str, rule: str, reason: str, matched: Sequence[Match] = (), g: Segment = g
+        ) -> None:
             findings.append(Finding(g.start, g.end, g.kind, verdict, reason, rule, tuple(matched)))  # type: ignore[arg-type]
 
         if g.kind == "fragment":
@@ -187,7 +189,7 @@ def classify(
                     "reused",
                     "reuse",
                     f"{'exact' if src.similarity >= 1.0 else 'near'} copy of {src.article}"
-                    f" ({src.outlet or 'unknown outlet'}), published earlier",
+                    f" ({src.outlet or 'unknown outlet'}), {_order_reason(src.published, published)}",
                     [p.match() for p in earlier[:MAX_MATCHES]],
                 )
             else:
@@ -207,6 +209,17 @@ def classify(
             continue
         found("kept", "unique", "")
     return findings
+
+
+def _order_reason(source: str | None, mine: str | None) -> str:
+    """Why the source counts as earlier: a date, or only the id tie-break."""
+    if source is None and mine is None:
+        return "order unknown (no dates): earlier by id"
+    if source is not None and mine is None:
+        return "published earlier (this article's date is unknown)"
+    if source == mine:
+        return "published at the same time: earlier by id"
+    return "published earlier"
 
 
 def _short(s: str, n: int = 60) -> str:

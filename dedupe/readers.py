@@ -16,7 +16,7 @@ import os
 import stat
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from dedupe.fields import (
@@ -63,6 +63,9 @@ class BadRecord:
     line: int | None
     problem: str
     unit: str = "line"
+    #: The record as read (a bad line's text, or the record as JSON), cut to
+    #: :data:`MAX_RAW_CHARS`, so a caller can quarantine it; None for a whole-file problem.
+    raw: str | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         if self.line is None:

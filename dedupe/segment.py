@@ -196,7 +196,7 @@ def segment(text: str) -> list[Segment]:
     out: list[Segment] = []
     pending: list[tuple[int, int]] = []  # parts of a split sentence, waiting for its end
     pending_block = -1
-    for b, (bs, be) in enumerate(blks):
+    for b in range(len(blks)):
         sents = list(per_block[b])
         if b in joined_targets and pending:
             pending.append(sents[0])

@@ -26,6 +26,8 @@ from dedupe.model import Article, StoreError, order_key, outlet_key  # noqa: F40
 SCHEMA_VERSION = 1
 MIGRATIONS = Migrations("dedupe")
 BUSY_TIMEOUT_S = 60.0
+#: Characters of a rejected record kept in the ``rejected`` table.
+MAX_REJECTED_RAW = 10_000
 
 
 @MIGRATIONS()
@@ -134,6 +136,31 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m002_run_cursor(db: sqlite_utils.Database) -> None:
+    """Resume cursor of a run: input records done, written with each batch, and the identity
+    of the inputs and options it applies to (a changed input is never resumed)."""
+    db.execute("ALTER TABLE runs ADD COLUMN cursor INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE runs ADD COLUMN resume_key TEXT")
+    db.execute("CREATE INDEX IF NOT EXISTS runs_resume ON runs(resume_key, finished_at)")
+
+
+@MIGRATIONS()
+def m003_rejected(db: sqlite_utils.Database) -> None:
+    """Quarantine of the input records a run skipped (--skip-bad): where, why, and the record."""
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS rejected (
+            id INTEGER PRIMARY KEY,
+            run INTEGER REFERENCES runs(id),
+            source TEXT NOT NULL,
+            line INTEGER,
+            problem TEXT NOT NULL,
+            raw TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS rejected_run ON rejected(run)")
+
+
 def utcnow() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -147,6 +174,11 @@ def iso(value: dt.datetime | None) -> str | None:
 
 def parse_iso(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
+
+
+def _storable(s: str) -> str:
+    """Text SQLite can hold: a lone surrogate becomes its escape instead of failing the insert."""
+    return s.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -273,11 +305,20 @@ class Store:
         row = self.conn.execute("SELECT value FROM settings WHERE key = 'params'").fetchone()
         return json.loads(row[0]) if row else None
 
-    def start_run(self, command: str, inputs: Sequence[str], meta: dict[str, str]) -> int:
+    def start_run(
+        self,
+        command: str,
+        inputs: Sequence[str],
+        meta: dict[str, str],
+        *,
+        resume_key: str | None = None,
+        cursor: int = 0,
+    ) -> int:
+        """Record a new run; ``cursor`` is where it starts in its input (a resumed run)."""
         with self.transaction():
             cur = self.conn.execute(
                 "INSERT INTO runs (started_at, command, inputs, tool_version, datasketch_version,"
-                " params) VALUES (?, ?, ?, ?, ?, ?)",
+                " params, resume_key, cursor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     utcnow(),
                     command,
@@ -285,18 +326,49 @@ class Store:
                     meta["tool_version"],
                     meta["datasketch_version"],
                     meta["params"],
+                    resume_key,
+                    cursor,
                 ),
             )
             return int(cur.lastrowid or 0)
 
+    def resume_point(self, resume_key: str) -> tuple[int, int] | None:
+        """(run, records done) of the furthest unfinished run over the same inputs, if any:
+        every record before its cursor was committed, so a re-run may start there."""
+        row = self.conn.execute(
+            "SELECT id, cursor FROM runs WHERE resume_key = ? AND finished_at IS NULL"
+            " AND cursor > 0 ORDER BY cursor DESC, id DESC LIMIT 1",
+            (resume_key,),
+        ).fetchone()
+        return (int(row[0]), int(row[1])) if row else None
+
+    def run_progress(self, run: int, cursor: int, added: int, known: int, rejected: int) -> None:
+        """Set a run's cursor and counts (absolute values, so a retried write cannot
+        over-count); called inside the transaction of the batch they describe."""
+        self.conn.execute(
+            "UPDATE runs SET cursor = ?, articles_added = ?, articles_known = ?,"
+            " articles_rejected = ? WHERE id = ?",
+            (cursor, added, known, rejected, run),
+        )
+
     def finish_run(self, run: int, added: int, known: int, rejected: int) -> None:
         with self.transaction():
             self.conn.execute(
-                "UPDATE runs SET finished_at = ?, articles_added = articles_added + ?,"
-                " articles_known = articles_known + ?, articles_rejected = articles_rejected + ?"
-                " WHERE id = ?",
+                "UPDATE runs SET finished_at = ?, articles_added = ?, articles_known = ?,"
+                " articles_rejected = ? WHERE id = ?",
                 (utcnow(), added, known, rejected, run),
             )
+
+    def reject(
+        self, run: int | None, source: str, line: int | None, problem: str, raw: str | None
+    ) -> None:
+        """Quarantine one skipped input record (``raw`` is cut to :data:`MAX_REJECTED_RAW`)."""
+        if raw is not None:
+            raw = raw[:MAX_REJECTED_RAW].encode("utf-8", "backslashreplace").decode("utf-8")
+        self.conn.execute(
+            "INSERT INTO rejected (run, source, line, problem, raw) VALUES (?, ?, ?, ?, ?)",
+            (run, _storable(source), line, _storable(problem), raw),
+        )
 
     # -- articles ------------------------------------------------------------------------
 

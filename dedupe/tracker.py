@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,8 @@ class Tracker:
         self._lock = threading.RLock()
         self._run: int | None = None
         self._run_counts = [0, 0, 0]
+        #: Input records an interrupted run had committed when :meth:`begin_run` resumed it.
+        self.resumed = 0
 
     def _stored_params(self) -> Params | None:
         p = self.store.stored_params()
@@ -110,11 +112,19 @@ class Tracker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def begin_run(self, command: str, inputs: Sequence[str] = ()) -> int:
-        """Record a run (command, inputs, parameters, versions); ingests are counted on it."""
+    def begin_run(
+        self, command: str, inputs: Sequence[str] = (), *, resume_key: str | None = None
+    ) -> int:
+        """Record a run (command, inputs, parameters, versions); ingests are counted on it.
+
+        With ``resume_key`` (an identity of the inputs and options), an interrupted run over the
+        same inputs is continued: :attr:`resumed` is then the number of input records it
+        committed, which the caller may skip."""
         import datasketch
 
         with self._lock:
+            point = self.store.resume_point(resume_key) if resume_key else None
+            self.resumed = point[1] if point else 0
             self._run = self.store.start_run(
                 command,
                 inputs,
@@ -123,12 +133,26 @@ class Tracker:
                     "datasketch_version": datasketch.__version__,
                     "params": json.dumps(self.params.as_dict(), sort_keys=True),
                 },
+                resume_key=resume_key,
+                cursor=self.resumed,
             )
             self._run_counts = [0, 0, 0]
             return self._run
 
     def count_rejected(self, n: int = 1) -> None:
         self._run_counts[2] += n
+
+    def record_progress(self, cursor: int) -> None:
+        """Write the run's cursor (input records done) and counts; call it from ``on_commit``
+        so they commit with the batch they describe, never ahead of it."""
+        if self._run is not None:
+            self.store.run_progress(self._run, cursor, *self._run_counts)
+
+    def quarantine(self, source: str, line: int | None, problem: str, raw: str | None) -> None:
+        """Keep a skipped input record in the ``rejected`` table, so nothing is dropped unseen;
+        call it from ``on_commit`` so a resumed run does not keep it twice."""
+        self.store.reject(self._run, source, line, problem, raw)
+        self.count_rejected()
 
     # -- ingest --------------------------------------------------------------------------
 
@@ -155,7 +179,21 @@ class Tracker:
         if batch:
             yield from self._ingest(batch)
 
-    def _ingest(self, batch: list[Article]) -> list[Result]:
+    def add_batch(
+        self,
+        articles: Sequence[Article | dict[str, Any]],
+        *,
+        on_commit: Callable[[], None] | None = None,
+    ) -> list[Result]:
+        """Ingest ``articles`` in one transaction, even none. ``on_commit`` runs inside it just
+        before COMMIT, so what it writes (a resume cursor, quarantined records) is committed
+        or rolled back together with the batch."""
+        batch = [a if isinstance(a, Article) else Article.from_dict(a) for a in articles]
+        return self._ingest(batch, on_commit)
+
+    def _ingest(
+        self, batch: list[Article], on_commit: Callable[[], None] | None = None
+    ) -> list[Result]:
         for a in batch:
             if len(a.text) > MAX_ARTICLE_CHARS:
                 raise ValueError(
@@ -205,6 +243,8 @@ class Tracker:
                     out.append(results[a.id])
             self._run_counts[0] += len(new)
             self._run_counts[1] += len(known)
+            if on_commit is not None:
+                on_commit()
         return out
 
     def _fingerprint(
@@ -411,7 +451,13 @@ class Tracker:
 
     def _findings(self, article_id: str) -> tuple[Article, list[Finding], list[Segment]]:
         """Judge a stored article against the store as it is now."""
-        article, segs, ev = self.evidence(article_id)
+        with self._lock:  # evidence() leaves per-article state for _locate (and provenance)
+            article, segs, ev = self.evidence(article_id)
+            return self._judged(article, segs, ev)
+
+    def _judged(
+        self, article: Article, segs: list[Segment], ev: list[Evidence]
+    ) -> tuple[Article, list[Finding], list[Segment]]:
         findings = classify(
             article.id,
             article.outlet,

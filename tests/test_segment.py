@@ -109,7 +109,7 @@ def test_segments_are_ordered_disjoint_and_inside_the_text(text):
         assert g.start >= pos or any(h.parts for h in segs)
         pos = max(pos, g.start)
     covered = sorted(p for g in segs for p in (g.parts or ((g.start, g.end),)))
-    for (s1, e1), (s2, _) in zip(covered, covered[1:]):
+    for (_, e1), (s2, _) in zip(covered, covered[1:]):
         assert e1 <= s2
     # every non-blank character belongs to some segment
     inside = set()
