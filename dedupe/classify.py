@@ -12,7 +12,9 @@ this module decides. Rules, first match wins:
    article's or another's) -> boilerplate. Page furniture is never reuse.
 7. ``reuse``: the text appears in an earlier article of another outlet -> reused;
    ``reuse-origin``: this article is the earliest to carry it -> kept, naming the later copies.
-8. ``same-outlet``: shared with fewer articles of the same outlet -> kept; ``unique`` -> kept.
+8. ``same-outlet-copy``: text of an earlier article of the same outlet (fewer than
+   ``min_outlet_articles``: a follow-up or a version) -> reused, but never provenance;
+   ``same-outlet``: the earliest of those -> kept. ``unique`` -> kept.
 
 "Earlier" means by publication date, unknown dates last, ties broken by article id: never by
 ingest order, so the verdicts do not depend on the order articles arrived in.
@@ -202,10 +204,23 @@ def classify(
             continue
         mine = counts.get(outlet, 1) if outlet is not None else 1
         if mine > 1 and not ev.short:
-            same = [p.match() for p in ev.peers if p.outlet == outlet]
-            found(
-                "kept", "same-outlet", f"also in {mine - 1} other article(s) of this outlet", same
-            )
+            # The outlet's own text in another of its articles (a follow-up, a version):
+            # not reuse between outlets, but a copy all the same; the earliest keeps it.
+            first = [p for p in ev.peers if p.outlet == outlet]
+            if first and order_key(first[0].published, first[0].article) < me:
+                found(
+                    "reused",
+                    "same-outlet-copy",
+                    f"{'exact' if first[0].similarity >= 1.0 else 'near'} copy of {first[0].article}"
+                    f" of the same outlet, {_order_reason(first[0].published, published)}",
+                    [first[0].match()],
+                )
+            else:
+                found(
+                    "kept",
+                    "same-outlet",
+                    f"earliest of {mine} articles of this outlet carrying this text",
+                )
             continue
         found("kept", "unique", "")
     return findings

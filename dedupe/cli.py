@@ -6,6 +6,8 @@ stderr. Exit codes: 0 ok, 1 error (bad input, store problems), 2 usage.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import os
 import re
@@ -20,7 +22,7 @@ import click
 from dedupe import __version__
 from dedupe.model import Article, DedupeError, Result
 from dedupe.readers import BadRecord, read_inputs
-from dedupe.tracker import Summary, Tracker
+from dedupe.tracker import MAX_ARTICLE_CHARS, Summary, Tracker
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 FIELD_CONCEPTS = ("id", "url", "outlet", "published", "title", "text")
@@ -67,7 +69,18 @@ def input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         help="JSONL or CSV of metadata (url, outlet, published, title) keyed by id or file.",
     )(fn)
     fn = click.option(
-        "--skip-bad", is_flag=True, help="Report bad records on stderr and go on without them."
+        "--skip-bad",
+        is_flag=True,
+        help="Report bad records on stderr and go on without them; each one is kept in the"
+        " store's 'rejected' table (run, file, line, problem, the record cut to 10 kB).",
+    )(fn)
+    fn = click.option(
+        "--max-bytes",
+        default=20_000_000,
+        show_default=True,
+        type=click.IntRange(1),
+        help="Largest input file (text, JSON) or record (JSON Lines, CSV line), in bytes;"
+        f" an article's text is also limited to {MAX_ARTICLE_CHARS:,} characters.",
     )(fn)
     fn = click.option(
         "--batch-size",
@@ -108,20 +121,61 @@ def _ingest(
     batch_size: int,
     silent: bool,
     command: str,
+    max_bytes: int = 20_000_000,
 ) -> Summary:
     """Read the inputs and store them, batch by batch; stop at the first bad record unless
-    ``skip_bad`` (the batch holding it is not committed)."""
+    ``skip_bad`` (the batch holding it is not committed).
+
+    Each batch commits with the run's cursor (input records done) and the records it skipped,
+    so a run killed midway is resumed by running the same command again: the records an
+    unfinished run over the same, unchanged inputs committed are not read again."""
     summary = Summary()
     if not inputs:
         return summary
-    tracker.begin_run(command, inputs)
+    key = _resume_key(inputs, meta, preset, fields, skip_bad, max_bytes)
+    tracker.begin_run(command, inputs, resume_key=key)
+    start = tracker.resumed
+    if start:
+        click.echo(
+            f"resumed after {start} records committed by an interrupted run over the same"
+            " inputs; they are not read again",
+            err=True,
+        )
     stdin = sys.stdin.buffer if "-" in inputs else None
-    records = read_inputs(
-        list(inputs), meta=meta, preset=preset, fields=fields or None, stdin=stdin
+    records: Iterator[object] = read_inputs(
+        list(inputs),
+        meta=meta,
+        preset=preset,
+        fields=fields or None,
+        stdin=stdin,
+        max_bytes=max_bytes,
+        max_chars=MAX_ARTICLE_CHARS,
     )
+    if start:
+        records = itertools.islice(records, start, None)
 
-    def articles() -> Iterator[Article]:
+    def batches() -> Iterator[Result]:
+        batch: list[Article] = []
+        bad: list[BadRecord] = []
+        done = committed = start
+
+        def flush() -> list[Result]:
+            nonlocal committed
+            arts, skipped, upto = list(batch), list(bad), done
+            batch.clear()
+            bad.clear()
+
+            def on_commit() -> None:
+                for b in skipped:
+                    tracker.quarantine(b.source, b.line, b.problem, b.raw)
+                tracker.record_progress(upto)
+
+            out = tracker.add_batch(arts, on_commit=on_commit)
+            committed = upto
+            return out
+
         for rec in records:
+            done += 1
             if isinstance(rec, BadRecord):
                 if not skip_bad:
                     raise click.ClickException(
@@ -129,13 +183,17 @@ def _ingest(
                         " fix the input or pass --skip-bad."
                     )
                 summary.rejected += 1
-                tracker.count_rejected()
                 click.echo(f"skipped: {_term(str(rec))}", err=True)
-                continue
-            yield rec
+                bad.append(rec)
+            elif isinstance(rec, Article):
+                batch.append(rec)
+            if len(batch) >= batch_size or len(bad) >= batch_size:
+                yield from flush()
+        if done != committed:
+            yield from flush()
 
     show = not silent and sys.stderr.isatty()
-    stream: Iterable[Result] = tracker.stream(articles(), batch_size=batch_size)
+    stream: Iterable[Result] = batches()
     try:
         if show:
             with click.progressbar(
@@ -149,6 +207,52 @@ def _ingest(
     except (DedupeError, ValueError) as e:
         raise click.ClickException(_term(str(e))) from e
     return summary
+
+
+def _resume_key(
+    inputs: tuple[str, ...],
+    meta: str | None,
+    preset: str,
+    fields: dict[str, str],
+    skip_bad: bool,
+    max_bytes: int,
+) -> str | None:
+    """What a run reads, as a hash: every input file's path, size and modification time and
+    the options that shape the records. None when an input cannot be read twice (stdin)."""
+    if "-" in inputs:
+        return None
+    state: list[Any] = []
+    for p in [*inputs, *([meta] if meta else [])]:
+        files: list[Any] = []
+        if os.path.isdir(p):
+            for dirpath, dirnames, filenames in os.walk(p):
+                dirnames.sort()
+                for name in sorted(filenames):
+                    files.append([os.path.join(dirpath, name), *_stat(os.path.join(dirpath, name))])
+        else:
+            files.append([p, *_stat(p)])
+        state.append([os.path.abspath(p), files])
+    blob = json.dumps(
+        {
+            "inputs": state,
+            "preset": preset,
+            "fields": sorted(fields.items()),
+            "skip_bad": skip_bad,
+            "max_bytes": max_bytes,
+            "max_chars": MAX_ARTICLE_CHARS,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode("ascii")).hexdigest()
+
+
+def _stat(path: str) -> tuple[int, int]:
+    """(size, modification time in ns) of a file; (-1, -1) when it cannot be read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (-1, -1)
+    return (st.st_size, st.st_mtime_ns)
 
 
 def _count(summary: Summary, r: Result) -> None:

@@ -28,8 +28,13 @@ HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 # The HTML standard's encoding prescan looks at the first 1024 bytes; some pages are sloppier.
 _PRESCAN = 4096
-_META_CHARSET = re.compile(rb"""<meta[^>]{0,300}?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""", re.I)
-_HTML_START = re.compile(rb"^\s*(?:<\?xml[^>]{0,200}>\s*)?(?:<!--.{0,2000}?-->\s*)*<(?:!doctype\s+html|html)", re.I | re.S)
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]{0,300}?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""", re.I
+)
+_HTML_START = re.compile(
+    rb"^\s*(?:<\?xml[^>]{0,200}>\s*)?(?:<!--.{0,2000}?-->\s*)*<(?:!doctype\s+html|html)",
+    re.I | re.S,
+)
 # Labels the HTML standard reads as windows-1252 (pages say latin-1 and mean it).
 _WINDOWS_1252 = frozenset({"ascii", "latin-1", "iso8859-1", "cp1252"})
 
@@ -142,7 +147,8 @@ def page_record(
     ``text``, ``title``, ``published`` (the page's date, YYYY-MM-DD) and ``url`` (``url`` if
     given, else the page's canonical URL) map onto the article; ``site_name``, ``author``,
     ``description``, ``language``, ``categories``, ``tags`` and ``canonical_url`` (when it
-    differs from ``url``) are kept beside it. Raises :class:`MissingExtra` without trafilatura.
+    differs from ``url``) are kept beside it; without any URL the site name is the outlet.
+    Raises :class:`MissingExtra` without trafilatura.
     """
     trafilatura = _trafilatura()
     content = decode_html(html, charset) if isinstance(html, bytes) else html
@@ -168,7 +174,6 @@ def page_record(
         "url": page_url,
         "canonical_url": canonical if canonical and canonical != page_url else None,
         "site_name": _clean(doc.sitename),
-        "hostname": _clean(doc.hostname),
         "author": _clean(doc.author),
         "description": _clean(doc.description),
         "language": _clean(doc.language),
@@ -176,6 +181,8 @@ def page_record(
         "tags": _clean(doc.tags),
     }
     record.update({k: v for k, v in optional.items() if v is not None})
+    if page_url is None and "site_name" in record:
+        record["outlet"] = record["site_name"]  # a saved page with no URL still has a publisher
     return record
 
 
@@ -266,7 +273,9 @@ def warc_records(stream: BinaryIO) -> Iterator[WarcRecord]:
             date=h.get_header("WARC-Date"),
             record_id=h.get_header("WARC-Record-ID"),
             digest=h.get_header("WARC-Payload-Digest"),
-            status=http.get_statuscode() if http is not None and rec.rec_type == "response" else None,
+            status=http.get_statuscode()
+            if http is not None and rec.rec_type == "response"
+            else None,
             content_type=mime,
             charset=charset,
             _record=rec,

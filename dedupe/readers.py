@@ -1,9 +1,13 @@
-"""Input files to articles: text and Markdown files, JSON, JSON Lines, CSV, gzip, stdin.
+"""Input files to articles: text and Markdown files, JSON, JSON Lines, CSV, HTML, WARC, gzip,
+stdin.
 
 :func:`read_inputs` yields an :class:`~dedupe.model.Article` per good record and a
 :class:`BadRecord` per bad one, in a deterministic order, and never raises for bad input:
-the caller decides whether a bad record stops the run. JSON Lines and CSV are streamed, so
-memory does not grow with the size of a file.
+the caller decides whether a bad record stops the run. Web pages and WARC records that are
+no article (images, redirects, copies of a payload already read) come out as
+:class:`Skipped` notices, to be counted. JSON Lines, CSV and WARC are streamed, so memory
+does not grow with the size of a file. HTML and WARC need the ``html`` / ``warc`` extras
+(:mod:`dedupe.extract`); without them each such file is one BadRecord naming the pip line.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from dedupe import extract
 from dedupe.fields import (
     Metadata,
     apply_metadata,
@@ -50,6 +55,21 @@ _KINDS = {
     ".warc": "warc",
 }
 _LINE_ENDINGS = b"\r\n"
+#: Characters of a bad record kept in :attr:`BadRecord.raw`.
+MAX_RAW_CHARS = 10_000
+
+
+def _raw(value: Any) -> str | None:
+    """A bad record as text for quarantine: bytes decoded (bad bytes escaped), other values as
+    JSON; cut to MAX_RAW_CHARS, never failing."""
+    try:
+        if isinstance(value, (bytes, bytearray)):
+            text = bytes(value[: MAX_RAW_CHARS * 4]).decode("utf-8", "backslashreplace")
+        else:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+    except (ValueError, TypeError, RecursionError):
+        text = repr(value)[:MAX_RAW_CHARS]
+    return text[:MAX_RAW_CHARS].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -71,6 +91,26 @@ class BadRecord:
         if self.line is None:
             return f"{self.source}: {self.problem}"
         return f"{self.source}, {self.unit} {self.line}: {self.problem}"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A record left out on purpose, not an error: a WARC record that is no article (an
+    image, a redirect, a revisit), a byte-identical copy of a payload already read, or a page
+    with no article text. ``reason`` is a short category to count by; ``detail`` says more."""
+
+    source: str
+    line: int | None
+    reason: str
+    detail: str
+    unit: str = "record"
+
+    def __str__(self) -> str:
+        where = self.source if self.line is None else f"{self.source}, {self.unit} {self.line}"
+        return f"{where}: {self.reason}: {self.detail}"
+
+
+_Item = Article | BadRecord | Skipped
 
 
 class _Problem(Exception):
@@ -113,6 +153,26 @@ class _Context:
     max_bytes: int
     meta: _MetaIndex | None
     text_fields: tuple[str, ...]
+    max_chars: int | None = None
+    payloads: _SeenPayloads = field(default_factory=lambda: _SeenPayloads())
+
+
+class _SeenPayloads:
+    """WARC payload digests already read (across all inputs), each with the record that had
+    it first. Bounded: past ``limit`` the oldest are forgotten, so memory stays flat on huge
+    crawls; a copy found later is still caught by the store's content check."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self._first: dict[str, str] = {}
+
+    def first(self, digest: str) -> str | None:
+        return self._first.get(digest)
+
+    def add(self, digest: str, record: str) -> None:
+        if len(self._first) >= self.limit:
+            del self._first[next(iter(self._first))]  # dicts keep insertion order
+        self._first[digest] = record
 
 
 def read_inputs(
@@ -123,15 +183,20 @@ def read_inputs(
     fields: dict[str, str] | None = None,
     stdin: BinaryIO | None = None,
     max_bytes: int = 20_000_000,
-) -> Iterator[Article | BadRecord]:
-    """Articles from files, folders and "-" in order, a BadRecord for each unreadable record."""
+    max_chars: int | None = None,
+) -> Iterator[Article | BadRecord | Skipped]:
+    """Articles from files, folders and "-" in order, a BadRecord for each unreadable record
+    (and for each article whose text is longer than ``max_chars``, if given), and a Skipped
+    notice for each web page or WARC record left out on purpose (HTML and WARC input only)."""
     # Bad input never raises; an unknown preset or field concept raises ValueError right here.
     mapping = field_names(preset, fields)
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
         raise ValueError(f"max_bytes must be a positive integer, got {max_bytes!r}")
     if isinstance(inputs, (str, bytes)):
         raise TypeError("inputs must be a sequence of paths, not one string")
-    return _read_all(list(inputs), meta, preset, fields, stdin, max_bytes, mapping["text"])
+    return _read_all(
+        list(inputs), meta, preset, fields, stdin, max_bytes, mapping["text"], max_chars
+    )
 
 
 def _read_all(
@@ -142,12 +207,15 @@ def _read_all(
     stdin: BinaryIO | None,
     max_bytes: int,
     text_fields: tuple[str, ...],
-) -> Iterator[Article | BadRecord]:
+    max_chars: int | None = None,
+) -> Iterator[_Item]:
     index: _MetaIndex | None = None
     if meta is not None:
         index = _MetaIndex({}, {})
         yield from _guarded(meta, _load_meta(meta, index, max_bytes))
-    ctx = _Context(preset, dict(fields) if fields else None, max_bytes, index, text_fields)
+    ctx = _Context(
+        preset, dict(fields) if fields else None, max_bytes, index, text_fields, max_chars
+    )
     explicit_sidecars = {
         _sidecar_key(_sidecar_path(p))
         for p in inputs
@@ -173,7 +241,7 @@ def _read_all(
             yield from _guarded(inp, _read_file(inp, inp, inp, ctx))
 
 
-def _guarded(source: str, records: Iterator[Article | BadRecord]) -> Iterator[Article | BadRecord]:
+def _guarded(source: str, records: Iterator[_Item]) -> Iterator[_Item]:
     """Whatever ends a file early as one BadRecord naming it, so the caller's loop goes on."""
     try:
         yield from records
@@ -207,7 +275,7 @@ def _known_kind(name: str) -> bool:
     return kind is not None
 
 
-def _read_folder(folder: str, ctx: _Context) -> Iterator[Article | BadRecord]:
+def _read_folder(folder: str, ctx: _Context) -> Iterator[_Item]:
     """Every readable file under ``folder``, sorted by relative path, so runs are repeatable."""
     # Skipped: hidden files and folders, README*, LICENSE*, *.gt.json, sidecars, unknown types.
     errors: list[OSError] = []
@@ -277,16 +345,126 @@ def _text_doc(path: str, rel: str) -> _Doc:
     return _Doc(doc_id, sidecar, keys)
 
 
-def _read_html(stream: BinaryIO, source: str, kind: str) -> Iterator[Article | BadRecord]:
-    """HTML and WARC input, not read yet: the html extra will replace this function."""
-    yield BadRecord(
-        source,
-        None,
-        f"{kind.upper()} input needs the html extra: pip install 'news-dedupe[html]'",
+def _page_article(
+    record: dict[str, Any], source: str, line: int | None, doc: _Doc | None, ctx: _Context
+) -> Article | BadRecord:
+    """An extracted page as an article, with --meta applied (by file for a page file, else
+    by id), or a BadRecord (unreadable date, text over --max-chars)."""
+    try:
+        article = article_from_record(
+            record, source=source, preset="native", default_id=doc.id if doc else None
+        )
+    except ValueError as e:
+        return BadRecord(source, line, str(e), "record")
+    if ctx.meta is not None:
+        md = (ctx.meta.for_file(doc.keys) if doc else None) or ctx.meta.by_id.get(article.id)
+        if md is not None:
+            article = apply_metadata(article, md)
+    if ctx.max_chars is not None and len(article.text) > ctx.max_chars:
+        return BadRecord(source, line, _too_long(article.text, ctx.max_chars), "record")
+    return article
+
+
+def _read_page(
+    stream: BinaryIO, source: str, size: int | None, doc: _Doc, ctx: _Context
+) -> Iterator[_Item]:
+    """One HTML page: its main text and metadata (trafilatura), or a Skipped notice when the
+    page holds no article text (an index page, a login wall)."""
+    try:
+        extract.require_html()
+    except extract.MissingExtra as e:
+        yield BadRecord(source, None, str(e))
+        return
+    data = _read_limited(stream, size, ctx.max_bytes)
+    record = extract.page_record(data)
+    if record is None:
+        yield Skipped(source, None, "no article text", "the extractor found no article text")
+        return
+    yield _page_article(record, source, None, doc, ctx)
+
+
+def _read_warc(stream: BinaryIO, source: str, ctx: _Context) -> Iterator[_Item]:
+    """The HTML responses of a WARC file as articles, one record in memory at a time.
+
+    The URL is WARC-Target-URI; ``fetched`` (WARC-Date), ``warc_record_id``, ``warc_offset``
+    and ``warc_length`` go to extra, so any WARC tool can fetch the record back. Responses
+    whose WARC-Payload-Digest was seen before are skipped before extraction; so are
+    revisits, non-2xx responses, and payloads that are not HTML. Request, metadata and
+    warcinfo records describe the crawl, not documents, and are passed over silently."""
+    try:
+        extract.require_warc()
+    except extract.MissingExtra as e:
+        yield BadRecord(source, None, str(e))
+        return
+    try:
+        for rec in extract.warc_records(stream):
+            yield from _warc_record(rec, source, ctx)
+    except extract.WarcError as e:
+        raise _Problem(str(e), e.number) from None
+
+
+_WARC_SILENT = frozenset({"warcinfo", "request", "metadata"})
+
+
+def _warc_record(rec: extract.WarcRecord, source: str, ctx: _Context) -> Iterator[_Item]:
+    """What one WARC record gives: an article, a Skipped notice, a BadRecord, or nothing."""
+    n, uri = rec.number, rec.uri or "(no target URI)"
+    if rec.rec_type in _WARC_SILENT:
+        return
+    if rec.rec_type == "revisit":
+        yield Skipped(source, n, "revisit", f"{uri} was archived before (revisit record)")
+        return
+    if rec.rec_type not in ("response", "resource"):
+        yield Skipped(source, n, "not a response", f"{rec.rec_type} record for {uri}")
+        return
+    if rec.status is not None and not rec.status.startswith("2"):
+        yield Skipped(source, n, "HTTP status", f"status {rec.status} for {uri}")
+        return
+    payload: bytes | None = None
+    if rec.content_type is None:
+        payload = rec.payload(ctx.max_bytes)
+        if payload is not None and not extract.looks_like_html(payload):
+            yield Skipped(source, n, "not HTML", f"no media type, not HTML: {uri}")
+            return
+    elif rec.content_type not in extract.HTML_TYPES:
+        yield Skipped(source, n, "not HTML", f"{rec.content_type} at {uri}")
+        return
+    first = rec.digest and ctx.payloads.first(rec.digest)
+    if first:
+        yield Skipped(source, n, "duplicate payload", f"{uri}: same payload as {first}")
+        return
+    if payload is None:
+        payload = rec.payload(ctx.max_bytes)
+    if payload is None:
+        problem = f"payload over the limit of {ctx.max_bytes} bytes; raise --max-bytes"
+        yield BadRecord(source, n, f"{uri}: {problem}", "record")
+        return
+    digest = rec.digest or extract.payload_digest(payload)
+    first = ctx.payloads.first(digest)
+    if first:
+        yield Skipped(source, n, "duplicate payload", f"{uri}: same payload as {first}")
+        return
+    ctx.payloads.add(digest, rec.record_id or f"{source}, record {n}")
+    try:
+        record = extract.page_record(payload, url=rec.uri, charset=rec.charset)
+    except Exception as e:  # one page the extractor chokes on must not end the file
+        yield BadRecord(source, n, f"{uri}: cannot extract: {type(e).__name__}: {e}", "record")
+        return
+    if record is None:
+        yield Skipped(source, n, "no article text", f"the extractor found no article at {uri}")
+        return
+    record.update(
+        {
+            "fetched": rec.date,
+            "warc_record_id": rec.record_id,
+            "warc_offset": rec.offset,
+            "warc_length": rec.length(),
+        }
     )
+    yield _page_article(record, source, n, None, ctx)
 
 
-def _read_file(path: str, source: str, rel: str, ctx: _Context) -> Iterator[Article | BadRecord]:
+def _read_file(path: str, source: str, rel: str, ctx: _Context) -> Iterator[_Item]:
     kind, gz_named = _kind_from_name(os.path.basename(path))
     with open(path, "rb") as f:
         st = os.fstat(f.fileno())
@@ -302,7 +480,7 @@ def _read_file(path: str, source: str, rel: str, ctx: _Context) -> Iterator[Arti
         )
 
 
-def _read_stdin(stdin: BinaryIO, ctx: _Context) -> Iterator[Article | BadRecord]:
+def _read_stdin(stdin: BinaryIO, ctx: _Context) -> Iterator[_Item]:
     yield from _read_stream(
         stdin, STDIN_SOURCE, None, sniff_gzip=True, size=None, doc=_Doc(STDIN_ID), ctx=ctx
     )
@@ -367,6 +545,16 @@ def _sniff(head: bytes) -> str:
     return "text"
 
 
+def _is_warc(head: bytes) -> bool:
+    """Whether content starts like a WARC file, plain or gzipped record by record."""
+    if head.startswith(_GZIP_MAGIC):
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 16)
+        except zlib.error:
+            return False
+    return head.startswith(b"WARC/")
+
+
 def _binary_problem(head: bytes) -> str | None:
     """Why content is not text at all (as opposed to text with a bad byte), or None."""
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -391,9 +579,13 @@ def _read_stream(
     size: int | None,
     doc: _Doc,
     ctx: _Context,
-) -> Iterator[Article | BadRecord]:
+) -> Iterator[_Item]:
     """Read one input stream of the given (or sniffed) kind."""
     head, stream = _peek(raw)
+    if head and (kind == "warc" or (kind is None and _is_warc(head))):
+        # warcio reads gzip members itself, so that offsets point into the file as stored.
+        yield from _read_warc(stream, source, ctx)
+        return
     if sniff_gzip and head.startswith(_GZIP_MAGIC):
         gz = gzip.GzipFile(fileobj=stream, mode="rb")
         try:
@@ -405,8 +597,11 @@ def _read_stream(
         raise _Problem("empty file" if source != STDIN_SOURCE else "empty input")
     if kind is None:
         kind = _sniff(head)
-    if kind in ("html", "warc"):
-        yield from _read_html(stream, source, kind)
+    if kind == "html":
+        yield from _read_page(stream, source, size, doc, ctx)
+        return
+    if kind == "warc":  # a WARC gzipped as one whole, found only once unpacked
+        yield from _read_warc(stream, source, ctx)
         return
     if kind == "text":
         yield _text_article(stream, head, source, size, doc, ctx)
@@ -451,6 +646,8 @@ def _text_article(
     text = _decode(data).removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise _Problem("empty file (whitespace only)")
+    if ctx.max_chars is not None and len(text) > ctx.max_chars:
+        raise _Problem(_too_long(text, ctx.max_chars))
     try:
         article = article_from_record(
             {"text": text}, source=source, preset="native", default_id=doc.id
@@ -506,18 +703,26 @@ def _article(
 ) -> Article | BadRecord:
     """One JSON or CSV record as an article, with --meta applied by id, or a BadRecord."""
     if not isinstance(record, dict):
-        return BadRecord(source, line, f"expected a JSON object, got {type_name(record)}", unit)
+        return BadRecord(
+            source, line, f"expected a JSON object, got {type_name(record)}", unit, _raw(record)
+        )
     try:
         article = article_from_record(record, source=source, preset=ctx.preset, fields=ctx.fields)
         if ctx.meta is not None:
             md = ctx.meta.by_id.get(article.id)
             if md is not None:
                 article = apply_metadata(article, md)
+        if ctx.max_chars is not None and len(article.text) > ctx.max_chars:
+            return BadRecord(source, line, _too_long(article.text, ctx.max_chars), unit, _raw(record))
         return article
     except ValueError as e:
-        return BadRecord(source, line, str(e), unit)
+        return BadRecord(source, line, str(e), unit, _raw(record))
     except RecursionError:
         return BadRecord(source, line, "JSON nested too deeply", unit)
+
+
+def _too_long(text: str, max_chars: int) -> str:
+    return f"text is {len(text)} characters, over the limit of {max_chars}"
 
 
 # --- records: JSON, JSON Lines, CSV ---------------------------------------------------------
@@ -611,6 +816,7 @@ def _jsonl_records(stream: BinaryIO, source: str, max_bytes: int) -> Iterator[_R
                 source,
                 lineno,
                 f"record is {length} bytes, over the limit of {max_bytes}; raise --max-bytes",
+                raw=_raw(line),
             )
             continue
         body = line.rstrip(_LINE_ENDINGS) if line.endswith(b"\n") else line
@@ -624,7 +830,7 @@ def _jsonl_records(stream: BinaryIO, source: str, max_bytes: int) -> Iterator[_R
             text = _decode(body, start)
             yield (lineno, "line", _loads(text))
         except _Problem as e:
-            yield BadRecord(source, lineno, e.problem)
+            yield BadRecord(source, lineno, e.problem, raw=_raw(body))
     if not seen:
         raise _Problem("empty file" if source != STDIN_SOURCE else "empty input")
 
@@ -686,7 +892,10 @@ def _csv_records(
             continue
         if len(row) != len(header):
             yield BadRecord(
-                source, start, f"row has {len(row)} fields, the header has {len(header)}"
+                source,
+                start,
+                f"row has {len(row)} fields, the header has {len(header)}",
+                raw=_raw(row),
             )
             continue
         yield (start, "line", {h: v for h, v in zip(header, row, strict=True) if v != ""})

@@ -57,6 +57,8 @@ def test_recurrence_in_this_or_another_outlet():
     assert "3 articles of this outlet" in f[0].reason
     _, f = judge("Our newsroom can be reached at the city desk.", {0: Evidence((), (("a.example", 2),))})
     assert (f[0].verdict, f[0].rule) == ("kept", "same-outlet")
+    _, f = judge("Our newsroom can be reached at the city desk.", {0: Evidence((peer,), (("a.example", 2),))})
+    assert (f[0].verdict, f[0].rule) == ("reused", "same-outlet-copy")
     other = Peer("y1", "b.example", D1, -1, -1, 1.0)
     _, f = judge("A wire block carried by every page of another site.", {0: Evidence((other,), (("b.example", 7), ("a.example", 1)))})
     assert (f[0].verdict, f[0].rule) == ("boilerplate", "recurrence")

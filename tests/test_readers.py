@@ -140,16 +140,30 @@ def test_inputs_keep_their_order(tmp_path: Path) -> None:
     assert [a.id for a in articles(read(tmp_path / "y.jsonl", tmp_path / "x.txt"))] == ["y", "x"]
 
 
-@pytest.mark.parametrize("name", ["page.html", "page.htm", "crawl.warc", "crawl.warc.gz"])
-def test_html_and_warc_need_the_extra(tmp_path: Path, name: str) -> None:
+@pytest.fixture
+def no_extras(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hide trafilatura and warcio, as on an install without the html and warc extras."""
+    for name in ("trafilatura", "warcio", "warcio.archiveiterator"):
+        monkeypatch.setitem(sys.modules, name, None)  # None in sys.modules: ImportError
+
+
+@pytest.mark.usefixtures("no_extras")
+@pytest.mark.parametrize(
+    ("name", "extra"),
+    [("page.html", "html"), ("page.htm", "html"), ("crawl.warc", "warc"), ("crawl.warc.gz", "warc")],
+)
+def test_html_and_warc_need_the_extra(tmp_path: Path, name: str, extra: str) -> None:
     p = tmp_path / name
     p.write_bytes(b"<html></html>")
     (r,) = read(p)
     assert isinstance(r, BadRecord)
     assert r.source == str(p)
-    assert r.problem.endswith("input needs the html extra: pip install 'news-dedupe[html]'")
+    assert r.problem == (
+        f"{extra.upper()} input needs the {extra} extra: pip install 'news-dedupe[{extra}]'"
+    )
 
 
+@pytest.mark.usefixtures("no_extras")
 def test_html_content_without_an_extension(tmp_path: Path) -> None:
     p = tmp_path / "page"
     p.write_text("<!DOCTYPE html><html><body>x</body></html>", encoding="utf-8")
