@@ -21,7 +21,7 @@ import click
 
 from dedupe import __version__
 from dedupe.model import Article, DedupeError, Result
-from dedupe.readers import BadRecord, read_inputs
+from dedupe.readers import BadRecord, Skipped, read_inputs
 from dedupe.tracker import MAX_ARTICLE_CHARS, Summary, Tracker
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
@@ -153,6 +153,7 @@ def _ingest(
     )
     if start:
         records = itertools.islice(records, start, None)
+    notices: dict[str, tuple[int, Skipped]] = {}  # reason -> (count, first example)
 
     def batches() -> Iterator[Result]:
         batch: list[Article] = []
@@ -187,6 +188,9 @@ def _ingest(
                 bad.append(rec)
             elif isinstance(rec, Article):
                 batch.append(rec)
+            elif isinstance(rec, Skipped):
+                n, first = notices.get(rec.reason, (0, rec))
+                notices[rec.reason] = (n + 1, first)
             if len(batch) >= batch_size or len(bad) >= batch_size:
                 yield from flush()
         if done != committed:
@@ -206,6 +210,8 @@ def _ingest(
                 _count(summary, r)
     except (DedupeError, ValueError) as e:
         raise click.ClickException(_term(str(e))) from e
+    for reason, (n, first) in sorted(notices.items()):
+        click.echo(f"skipped {n} record(s), {reason}; first: {_term(str(first))}", err=True)
     return summary
 
 

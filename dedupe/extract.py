@@ -35,6 +35,13 @@ _HTML_START = re.compile(
     rb"^\s*(?:<\?xml[^>]{0,200}>\s*)?(?:<!--.{0,2000}?-->\s*)*<(?:!doctype\s+html|html)",
     re.I | re.S,
 )
+# htmldate options: the time of day when the page gives one (it orders copies within a day),
+# and no guessing from free text, which reads "Copyright 2024" as a publication date.
+_DATE_PARAMS = {
+    "original_date": True,
+    "extensive_search": False,
+    "outputformat": "%Y-%m-%dT%H:%M:%S%z",
+}
 # Labels the HTML standard reads as windows-1252 (pages say latin-1 and mean it).
 _WINDOWS_1252 = frozenset({"ascii", "latin-1", "iso8859-1", "cp1252"})
 
@@ -144,11 +151,10 @@ def page_record(
     """The article in one HTML page as a record with dedupe's native field names, or None
     when the page holds no article text.
 
-    ``text``, ``title``, ``published`` (the page's date, YYYY-MM-DD) and ``url`` (``url`` if
-    given, else the page's canonical URL) map onto the article; ``site_name``, ``author``,
-    ``description``, ``language``, ``categories``, ``tags`` and ``canonical_url`` (when it
-    differs from ``url``) are kept beside it; without any URL the site name is the outlet.
-    Raises :class:`MissingExtra` without trafilatura.
+    ``text``, ``title``, ``published`` (the page's date, with the time when it gives one) and
+    ``url`` (``url`` if given, else the page's canonical URL) map onto the article;
+    ``site_name``, ``author``, ``description``, ``language``, ``categories``, ``tags`` and
+    ``canonical_url`` (when it differs from ``url``) are kept beside it. Raises :class:`MissingExtra` without trafilatura.
     """
     trafilatura = _trafilatura()
     content = decode_html(html, charset) if isinstance(html, bytes) else html
@@ -159,6 +165,7 @@ def page_record(
         include_comments=False,  # reader comments are not the article
         include_tables=True,
         output_format="python",
+        date_extraction_params=_DATE_PARAMS,
     )
     if doc is None:
         return None
@@ -181,8 +188,6 @@ def page_record(
         "tags": _clean(doc.tags),
     }
     record.update({k: v for k, v in optional.items() if v is not None})
-    if page_url is None and "site_name" in record:
-        record["outlet"] = record["site_name"]  # a saved page with no URL still has a publisher
     return record
 
 
@@ -200,7 +205,6 @@ class WarcRecord:
     demand (records nobody asks about are skipped without being held in memory)."""
 
     number: int
-    offset: int
     rec_type: str
     uri: str | None
     date: str | None
@@ -213,7 +217,10 @@ class WarcRecord:
     _iterator: Any
 
     def payload(self, limit: int) -> bytes | None:
-        """The decoded payload (transfer and content encodings undone), None if over ``limit``."""
+        """The decoded payload (transfer and content encodings undone), None if over ``limit``.
+
+        Raises :class:`WarcError` when the file ends inside the record: a cut-off page would
+        pass for a short article."""
         stream = self._record.content_stream()
         chunks: list[bytes] = []
         size = 0
@@ -223,13 +230,47 @@ class WarcRecord:
                 break
             chunks.append(chunk)
             size += len(chunk)
-        return None if size > limit else b"".join(chunks)
+        if size > limit:
+            return None
+        if getattr(self._record.raw_stream, "limit", 0) > 0:  # bytes promised, never read
+            raise WarcError(_CUT_SHORT, self.number)
+        return b"".join(chunks)
 
-    def length(self) -> int:
-        """The record's length in the file (compressed, for .warc.gz): with the offset, what a
-        CDX index needs to fetch the record back."""
+    def location(self) -> tuple[int, int]:
+        """Offset and length of the record in the file (compressed, for .warc.gz): what a CDX
+        index holds to fetch it back. Reads past the payload, so ask after :meth:`payload`."""
         self._iterator.read_to_end(self._record)
-        return int(self._iterator.get_record_length())
+        return int(self._iterator.get_record_offset()), int(self._iterator.get_record_length())
+
+
+_CUT_SHORT = "the file ends inside this record (cut short)"
+
+
+class _Counting:
+    """A read-only stream that counts the bytes read through it and keeps the last few."""
+
+    TAIL = 8
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.read_bytes = 0
+        self.tail = b""
+
+    def _seen(self, data: bytes) -> bytes:
+        self.read_bytes += len(data)
+        self.tail = (self.tail + data[-self.TAIL :])[-self.TAIL :]
+        return data
+
+    def read(self, n: int = -1) -> bytes:
+        return self._seen(self._stream.read(n))
+
+    def readline(self, n: int = -1) -> bytes:
+        return self._seen(self._stream.readline(n))
+
+    def ends_cleanly_after(self, end: int) -> bool:
+        """Whether nothing but the blank lines that close a record follows offset ``end``."""
+        extra = self.read_bytes - end
+        return extra <= 0 or (extra <= self.TAIL and not self.tail[-extra:].strip())
 
 
 class WarcError(ValueError):
@@ -246,18 +287,29 @@ def warc_records(stream: BinaryIO) -> Iterator[WarcRecord]:
     archive = _warcio()
     from warcio.exceptions import ArchiveLoadFailed
 
-    iterator = archive.ArchiveIterator(stream)
+    counted = _Counting(stream)
+    iterator = archive.ArchiveIterator(counted)
     number = 0
     records = iter(iterator)
+    previous: Any = None
     while True:
         try:
             rec = next(records)
         except StopIteration:
-            return
+            rec = None
         except ArchiveLoadFailed as e:
             raise WarcError(f"not a valid WARC file: {e.msg}", number + 1) from None
         except (OSError, EOFError, ValueError) as e:
             raise WarcError(f"cannot read WARC record: {e}", number + 1) from None
+        # warcio ends quietly when the file stops inside a record; say so instead.
+        if previous is not None and getattr(previous.raw_stream, "limit", 0) > 0:
+            raise WarcError(_CUT_SHORT, number)
+        if rec is None:
+            end = iterator.get_record_offset() + iterator.get_record_length() if number else 0
+            if not counted.ends_cleanly_after(end):  # part of a record after the last one
+                raise WarcError(_CUT_SHORT, number + 1)
+            return
+        previous = rec
         number += 1
         h = rec.rec_headers
         http = rec.http_headers
@@ -267,7 +319,6 @@ def warc_records(stream: BinaryIO) -> Iterator[WarcRecord]:
         mime, charset = media_type(content_type)
         yield WarcRecord(
             number=number,
-            offset=int(iterator.get_record_offset()),
             rec_type=str(rec.rec_type),
             uri=h.get_header("WARC-Target-URI"),
             date=h.get_header("WARC-Date"),

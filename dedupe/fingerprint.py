@@ -187,9 +187,16 @@ def word_similarity(words_a: Sequence[str], words_b: Sequence[str]) -> float:
 def near(words_a: Sequence[str], words_b: Sequence[str], params: Params) -> float | None:
     """The n-gram similarity of two segments if they are near duplicates under ``params``."""
     sim = similarity(words_a, words_b, params.ngram)
-    if sim >= params.threshold and word_similarity(words_a, words_b) >= params.word_threshold:
-        return sim
-    return None
+    if sim < params.threshold or word_similarity(words_a, words_b) < params.word_threshold:
+        return None
+    na, nb = _numbers(words_a), _numbers(words_b)
+    if not (na <= nb or nb <= na):
+        return None  # other figures ("March 20" / "March 23"): another fact, not a copy
+    return sim
+
+
+def _numbers(words: Sequence[str]) -> set[str]:
+    return {w for w in words if any(c.isdigit() for c in w)}
 
 
 #: Segments of one article compared for rephrased repeats at most (beyond, exact and near
@@ -223,12 +230,12 @@ def rephrased(words: Sequence[Sequence[str]], params: Params) -> dict[int, list[
                     shared[j] = shared.get(j, 0) + 1
             lst.append(k)
         text_k = " ".join(w)
-        numbers_k = {t for t in sets[k] if any(c.isdigit() for c in t)}
+        numbers_k = _numbers(sets[k])
         for j in sorted(shared):
             union = len(sets[j]) + len(sets[k]) - shared[j]
             if shared[j] / union < params.repeat_words:
                 continue
-            if {t for t in sets[j] if any(c.isdigit() for c in t)} != numbers_k:
+            if _numbers(sets[j]) != numbers_k:
                 continue  # other figures: another fact, not the same sentence reworded
             ratio = Indel.normalized_similarity(" ".join(words[j]), text_k)
             if ratio >= params.repeat_ratio:

@@ -20,7 +20,7 @@ import os
 import stat
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
 from dedupe import extract
@@ -349,7 +349,8 @@ def _page_article(
     record: dict[str, Any], source: str, line: int | None, doc: _Doc | None, ctx: _Context
 ) -> Article | BadRecord:
     """An extracted page as an article, with --meta applied (by file for a page file, else
-    by id), or a BadRecord (unreadable date, text over --max-chars)."""
+    by id), or a BadRecord (unreadable date, text over --max-chars). A page with no URL at
+    all still names its publisher: its site name is the outlet."""
     try:
         article = article_from_record(
             record, source=source, preset="native", default_id=doc.id if doc else None
@@ -360,6 +361,9 @@ def _page_article(
         md = (ctx.meta.for_file(doc.keys) if doc else None) or ctx.meta.by_id.get(article.id)
         if md is not None:
             article = apply_metadata(article, md)
+    site = article.extra.get("site_name")
+    if article.url is None and article.outlet is None and isinstance(site, str):
+        article = replace(article, outlet=site)
     if ctx.max_chars is not None and len(article.text) > ctx.max_chars:
         return BadRecord(source, line, _too_long(article.text, ctx.max_chars), "record")
     return article
@@ -399,8 +403,8 @@ def _read_warc(stream: BinaryIO, source: str, ctx: _Context) -> Iterator[_Item]:
     try:
         for rec in extract.warc_records(stream):
             yield from _warc_record(rec, source, ctx)
-    except extract.WarcError as e:
-        raise _Problem(str(e), e.number) from None
+    except extract.WarcError as e:  # the rest of the file cannot be read
+        yield BadRecord(source, e.number, str(e), "record")
 
 
 _WARC_SILENT = frozenset({"warcinfo", "request", "metadata"})
@@ -453,12 +457,13 @@ def _warc_record(rec: extract.WarcRecord, source: str, ctx: _Context) -> Iterato
     if record is None:
         yield Skipped(source, n, "no article text", f"the extractor found no article at {uri}")
         return
+    offset, length = rec.location()
     record.update(
         {
             "fetched": rec.date,
             "warc_record_id": rec.record_id,
-            "warc_offset": rec.offset,
-            "warc_length": rec.length(),
+            "warc_offset": offset,
+            "warc_length": length,
         }
     )
     yield _page_article(record, source, n, None, ctx)

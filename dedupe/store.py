@@ -333,12 +333,15 @@ class Store:
             return int(cur.lastrowid or 0)
 
     def resume_point(self, resume_key: str) -> tuple[int, int] | None:
-        """(run, records done) of the furthest unfinished run over the same inputs, if any:
-        every record before its cursor was committed, so a re-run may start there."""
+        """(run, records done) of the furthest unfinished run over the same inputs since the
+        last one that finished, if any: every record before its cursor was committed, so a
+        re-run may start there."""
         row = self.conn.execute(
             "SELECT id, cursor FROM runs WHERE resume_key = ? AND finished_at IS NULL"
-            " AND cursor > 0 ORDER BY cursor DESC, id DESC LIMIT 1",
-            (resume_key,),
+            " AND cursor > 0 AND id > (SELECT COALESCE(MAX(id), 0) FROM runs"
+            " WHERE resume_key = ? AND finished_at IS NOT NULL)"
+            " ORDER BY cursor DESC, id DESC LIMIT 1",
+            (resume_key, resume_key),
         ).fetchone()
         return (int(row[0]), int(row[1])) if row else None
 

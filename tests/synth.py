@@ -54,7 +54,9 @@ def furniture(outlet: str) -> tuple[str, str]:
 def corpus(n: int, seed: int) -> list[dict[str, Any]]:
     """``n`` JSON records (some of them re-sends of earlier ones), deterministic in ``seed``."""
     rng = random.Random(seed)
-    wires = [[_sentence(rng, rng.randint(12, 18)) for _ in range(3)] for _ in range(max(4, n // 12))]
+    wires = [
+        [_sentence(rng, rng.randint(12, 18)) for _ in range(3)] for _ in range(max(4, n // 12))
+    ]
     base = dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
     out: list[dict[str, Any]] = []
     for i in range(n):

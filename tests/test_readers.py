@@ -7,6 +7,7 @@ import gzip
 import io
 import itertools
 import json
+import sys
 import tempfile
 import tracemalloc
 from pathlib import Path

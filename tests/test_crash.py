@@ -1,0 +1,263 @@
+"""kill -9 in the middle of `dedupe ingest`, again and again: the store stays whole and, once
+the same command has been re-run to the end, equals the store of a run never interrupted.
+
+For each seed a real ``python -m dedupe ingest`` subprocess is SIGKILLed at random moments
+(at least KILLS times), then re-run until it finishes. After every kill the store must pass
+``PRAGMA integrity_check`` and ``foreign_key_check`` and hold exactly the articles of the input
+records its resume cursor says are done. At the end every table, with fingerprint ids replaced
+by their keys and run ids left out, and the ``dedupe clean`` output byte for byte must equal
+those of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import synth
+from click.testing import CliRunner
+
+from dedupe.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTICLES = 2000
+KILLS = 20
+SEEDS = (1, 2, 3, 4, 5)
+BATCH = 25
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def dedupe(*args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``python -m dedupe ARGS`` to the end."""
+    p = subprocess.run(
+        [sys.executable, "-m", "dedupe", *args],
+        capture_output=True,
+        env=_env(),
+        timeout=timeout,
+    )
+    if check:
+        assert p.returncode == 0, p.stderr.decode("utf-8", "replace")
+    return p
+
+
+def ingest_args(db: Path, src: Path) -> list[str]:
+    return ["ingest", "--db", str(db), "--batch-size", str(BATCH), "--silent", str(src)]
+
+
+def snapshot(db: Path) -> dict[str, list[Any]]:
+    """Every table's content in a canonical order, fingerprint ids replaced by their keys (ids
+    follow insertion order) and run ids left out (an interrupted ingest makes more runs)."""
+    conn = sqlite3.connect(db)
+    try:
+        key = dict(conn.execute("SELECT id, key FROM fingerprints"))
+        out: dict[str, list[Any]] = {}
+        out["settings"] = sorted(
+            conn.execute("SELECT key, value FROM settings WHERE key != 'schema_version'")
+        )
+        out["articles"] = sorted(
+            conn.execute(
+                "SELECT id, title, url, url_normalized, outlet, published, source, text, extra,"
+                " content_hash, seq FROM articles"
+            )
+        )
+        out["fingerprints"] = sorted(conn.execute("SELECT key, text, words FROM fingerprints"))
+        out["signatures"] = sorted(
+            (key[f], m) for f, m in conn.execute("SELECT fingerprint, minhash FROM signatures")
+        )
+        out["lsh"] = sorted(
+            (k, key[f]) for k, f in conn.execute("SELECT key, fingerprint FROM lsh")
+        )
+        out["near"] = sorted(
+            (*sorted((key[a], key[b])), s)
+            for a, b, s in conn.execute("SELECT a, b, similarity FROM near")
+        )
+        out["segments"] = sorted(
+            (*row[:7], key.get(row[7]), *row[8:])
+            for row in conn.execute(
+                'SELECT article, idx, kind, start, "end", block, parts, fingerprint, verdict,'
+                " rule, reason, matched FROM segments"
+            )
+        )
+        out["carriers"] = sorted(
+            (key[f], *rest)
+            for f, *rest in conn.execute(
+                "SELECT fingerprint, outlet, articles, first_article, first_key FROM carriers"
+            )
+        )
+        out["rejected"] = sorted(conn.execute("SELECT source, line, problem, raw FROM rejected"))
+        return out
+    finally:
+        conn.close()
+
+
+def check_whole(db: Path) -> None:
+    """The store file passes SQLite's own checks."""
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    finally:
+        conn.close()
+
+
+def committed(db: Path) -> tuple[int, set[str]]:
+    """(records the furthest unfinished run committed, article ids stored)."""
+    conn = sqlite3.connect(db)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "articles" not in tables:
+            return 0, set()
+        ids = {r[0] for r in conn.execute("SELECT id FROM articles")}
+        cols = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
+        if "cursor" not in cols:
+            return 0, ids
+        (cursor,) = conn.execute(
+            "SELECT COALESCE(MAX(cursor), 0) FROM runs WHERE finished_at IS NULL"
+        ).fetchone()
+        return int(cursor), ids
+    finally:
+        conn.close()
+
+
+def startup_seconds() -> float:
+    """How long the command takes to start (imports), so kills land in the ingest itself."""
+    t = time.monotonic()
+    dedupe("--version")
+    return time.monotonic() - t
+
+
+def kill_series(seed: int, tmp: Path, startup: float) -> dict[str, Any]:
+    """One seed: reference run, then an interrupted run resumed until done; returns figures."""
+    records = synth.corpus(ARTICLES, seed)
+    src = synth.write_jsonl(tmp / f"in-{seed}.jsonl", records)
+    ref_db, db = tmp / f"ref-{seed}.db", tmp / f"killed-{seed}.db"
+    dedupe(*ingest_args(ref_db, src))
+    reference = snapshot(ref_db)
+    ref_ids = {a[0] for a in reference["articles"]}
+    rng = random.Random(seed)
+    kills = advanced = 0
+    resumed_msgs = 0
+    last_cursor = 0
+    started = time.monotonic()
+    while True:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dedupe", *ingest_args(db, src)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=_env(),
+        )
+        if kills < KILLS:
+            try:
+                proc.wait(timeout=startup * rng.uniform(0.7, 1.1) + rng.uniform(0.0, 1.2))
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGKILL)
+                proc.communicate()
+                kills += 1
+                if db.exists():
+                    check_whole(db)
+                    cursor, ids = committed(db)
+                    # The cursor commits with its batch: exactly the articles of the records
+                    # before it are stored, none after it.
+                    want = {r["id"] for r in records[:cursor]} & ref_ids
+                    assert ids == want, f"seed {seed}: cursor {cursor}, store and cursor disagree"
+                    advanced += cursor > last_cursor
+                    last_cursor = cursor
+                continue
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err.decode("utf-8", "replace")
+        resumed_msgs += b"resumed after" in err
+        break
+    elapsed = time.monotonic() - started
+    check_whole(db)
+    assert snapshot(db) == reference, f"seed {seed}: resumed store differs from the reference"
+    ref_out = dedupe("clean", "--db", str(ref_db)).stdout
+    out = dedupe("clean", "--db", str(db)).stdout
+    assert out == ref_out, f"seed {seed}: clean output differs"
+    assert len(ref_out.splitlines()) == len(ref_ids)
+    return {
+        "seed": seed,
+        "kills": kills,
+        "kills_after_progress": advanced,
+        "final_run_resumed": bool(resumed_msgs),
+        "articles": len(ref_ids),
+        "records": len(records),
+        "seconds": round(elapsed, 1),
+    }
+
+
+@pytest.mark.slow
+def test_kill_9_mid_ingest_then_resume_gives_the_uninterrupted_store(tmp_path: Path) -> None:
+    startup = startup_seconds()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        figures = list(pool.map(lambda s: kill_series(s, tmp_path, startup), SEEDS))
+    for f in figures:
+        assert f["kills"] >= KILLS
+    total = sum(f["kills"] for f in figures)
+    # Most kills must land after the store started to fill, or the test proves little.
+    assert sum(f["kills_after_progress"] for f in figures) >= len(SEEDS)
+    print(
+        f"\ncrash: {total} kills over {len(SEEDS)} seeds, 0 failed integrity/foreign-key checks,"
+        f" 0 cursor/article mismatches, final store and clean output equal to an uninterrupted"
+        f" run in {len(figures)}/{len(SEEDS)} seeds"
+    )
+    print(json.dumps(figures))
+
+
+def test_an_interrupted_run_is_resumed_after_its_cursor(tmp_path: Path) -> None:
+    src = synth.write_jsonl(tmp_path / "in.jsonl", synth.corpus(60, 4))
+    db = tmp_path / "s.db"
+    args = ["ingest", "--db", str(db), "--batch-size", "10", str(src)]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    with sqlite3.connect(db) as conn:
+        (run, cursor, added) = conn.execute(
+            "SELECT id, cursor, articles_added FROM runs"
+        ).fetchone()
+        assert cursor == 60
+        conn.execute("UPDATE runs SET finished_at = NULL, cursor = 30")  # as if killed there
+    conn.close()
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert "resumed after 30 records" in r.stderr
+    assert "0 articles added, 30 already known" in r.stderr
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT cursor, finished_at IS NOT NULL FROM runs ORDER BY id"
+        ).fetchall()
+    conn.close()
+    assert rows == [(30, 0), (60, 1)]
+    # Finished now: the next run reads everything again, and finds it all known.
+    r = CliRunner().invoke(cli, args)
+    assert "resumed" not in r.stderr and "0 articles added" in r.stderr
+
+
+def test_a_changed_input_is_never_resumed(tmp_path: Path) -> None:
+    src = synth.write_jsonl(tmp_path / "in.jsonl", synth.corpus(60, 9))
+    db = tmp_path / "s.db"
+    args = ["ingest", "--db", str(db), "--batch-size", "10", str(src)]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE runs SET finished_at = NULL, cursor = 50")
+    conn.close()
+    more = synth.corpus(70, 9)  # the same 60 records first, then 10 more
+    synth.write_jsonl(src, more)
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0 and "resumed" not in r.stderr
+    with sqlite3.connect(db) as conn:
+        ids = {row[0] for row in conn.execute("SELECT id FROM articles")}
+    conn.close()
+    assert {x["id"] for x in more if "-again" not in x["id"] and "-copy" not in x["id"]} == ids
