@@ -7,7 +7,7 @@ segments at once with numpy instead of one Python call per shingle.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
@@ -141,6 +141,67 @@ def signatures(hash_sets: Sequence[np.ndarray], num_perm: int, seed: int) -> np.
     return out
 
 
+def _signatures_flat(values: np.ndarray, lengths: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    """:func:`signatures` of sets given as one flat array of hash values and their lengths."""
+    a, b = permutations(num_perm, seed)
+    n = len(lengths)
+    out = np.full((n, num_perm), _EMPTY, dtype=np.uint32)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    budget = 1 << 15  # hash values per chunk: 32k x 128 x 4 bytes = 16 MB of work space
+    r = 0
+    with np.errstate(over="ignore"):
+        while r < n:
+            stop = int(np.searchsorted(ends, starts[r] + budget, "right"))
+            stop = max(stop, r + 1)
+            rows = np.arange(r, stop)
+            rows = rows[lengths[r:stop] > 0]
+            if rows.size:
+                lo, hi = int(starts[rows[0]]), int(ends[rows[-1]])
+                hv = _fmix32(values[lo:hi])
+                phv = hv[:, None] * a[None, :] + b[None, :]
+                out[rows] = np.minimum.reduceat(phv, starts[rows] - lo, axis=0)
+            r = stop
+    return out
+
+
+#: xxh32 of shingles seen lately (common n-grams recur in every batch).
+_SHINGLE_CACHE: dict[str, int] = {}
+_SHINGLE_CACHE_MAX = 1 << 21
+
+
+def band_keys_of(word_lists: Sequence[Sequence[str]], params: Params) -> np.ndarray:
+    """LSH band keys (``len(word_lists)`` x ``params.bands``) of many segments' words: equal to
+    ``band_keys(signatures([shingle_hashes(w, ngram) for w in word_lists], ...), ...)``, with
+    the shingle hashes cached and the permutations applied to the whole batch at once."""
+    cache = _SHINGLE_CACHE
+    if len(cache) > _SHINGLE_CACHE_MAX:
+        cache.clear()
+    h32 = xxhash.xxh32_intdigest
+    n = params.ngram
+    flat: list[int] = []
+    lengths = np.zeros(len(word_lists), dtype=np.int64)
+    for r, words in enumerate(word_lists):
+        if not words:
+            continue
+        if len(words) <= n:
+            grams: Iterable[str] = (" ".join(words),)
+        elif n == 2:
+            grams = [x + " " + y for x, y in zip(words, words[1:])]
+        else:
+            grams = [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
+        start = len(flat)
+        for g in grams:
+            v = cache.get(g)
+            if v is None:
+                v = cache[g] = h32(g.encode("utf-8"))
+            flat.append(v)
+        lengths[r] = len(flat) - start
+    values = np.array(flat, dtype=np.uint32)
+    sigs = _signatures_flat(values, lengths, params.num_perm, params.seed)
+    return band_keys(sigs, params.bands, params.rows)
+
+
 _BAND_MUL = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -197,6 +258,47 @@ def near(words_a: Sequence[str], words_b: Sequence[str], params: Params) -> floa
 
 def _numbers(words: Sequence[str]) -> set[str]:
     return {w for w in words if any(c.isdigit() for c in w)}
+
+
+class Verifier:
+    """:func:`near` for many pairs of segments, each segment's shingle and word sets built
+    once (n-grams as tuples of words: the same sets as :func:`shingles` makes, cheaper)."""
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+        self._sets: dict[int, tuple[frozenset[tuple[str, ...]], frozenset[str]]] = {}
+
+    def add(self, item: int, words: Sequence[str]) -> None:
+        if item in self._sets:
+            return
+        n = self.params.ngram
+        if not words:
+            grams: frozenset[tuple[str, ...]] = frozenset()
+        elif len(words) <= n:
+            grams = frozenset((tuple(words),))
+        elif n == 2:
+            grams = frozenset(zip(words, words[1:]))
+        else:
+            grams = frozenset(zip(*(words[i:] for i in range(n))))
+        self._sets[item] = (grams, frozenset(words))
+
+    def __contains__(self, item: int) -> bool:
+        return item in self._sets
+
+    def near(self, a: int, b: int) -> float | None:
+        """:func:`near` of two added segments."""
+        ga, wa = self._sets[a]
+        gb, wb = self._sets[b]
+        if not ga or not gb:
+            return None
+        inter = len(ga & gb)
+        sim = inter / (len(ga) + len(gb) - inter)
+        if sim < self.params.threshold:
+            return None
+        inter = len(wa & wb)
+        if inter / (len(wa) + len(wb) - inter) >= self.params.word_threshold:
+            return sim
+        return None
 
 
 #: Segments of one article compared for rephrased repeats at most (beyond, exact and near

@@ -15,10 +15,25 @@ SegmentKind = Literal["block", "sentence", "fragment"]
 VERDICTS: tuple[str, ...] = ("boilerplate", "repeat", "reused", "kept")
 
 
+#: Dates scrapers write when they have none: they order nothing.
+PLACEHOLDER_DAYS = ("1970-01-01", "1900-01-01")
+
+
+def implausible_date(published: str | None) -> str | None:
+    """Why a stored date (ISO UTC text) cannot order articles, or ``None`` if it can."""
+    if not published:
+        return "date unknown"
+    if published[:10] in PLACEHOLDER_DAYS or published[:4] < "1900":
+        return "implausible date (placeholder or before 1900)"
+    return None
+
+
 def order_key(published: str | None, article: str) -> str:
-    """Text that sorts articles in time: dated first by date (ISO UTC text), unknown dates last,
-    then by id. Never by ingest order, so every ordering is the same whatever arrived first."""
-    return ("0" + published if published else "1") + "|" + article
+    """Text that sorts articles in time: dated first by date (ISO UTC text), unknown or
+    placeholder dates last, then by id. Never by ingest order, nor by the clock, so every
+    ordering is the same whatever arrived first and whenever it runs."""
+    dated = published if implausible_date(published) is None else None
+    return ("0" + dated if dated else "1") + "|" + article
 
 
 def outlet_key(outlet: str | None, article: str) -> str:

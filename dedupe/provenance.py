@@ -14,8 +14,9 @@ facts per article) and :func:`analyze` turns it into
 Rules that keep the answer honest:
 
 * Time order is publication date, then article id. Unknown dates sort after every known date,
-  and so do implausible ones (before 1900, the 1900-01-01 and 1970-01-01 placeholders, or
-  more than a day in the future): such an article never becomes an origin.
+  and so do implausible ones (before 1900, the 1900-01-01 and 1970-01-01 placeholders):
+  such an article never becomes an origin. The clock is never consulted, so the same
+  corpus gives the same chains whenever it runs.
 * Two articles of one publisher (same outlet, or same canonical URL; an article without a
   known outlet is a publisher of its own) are never linked. A later one is a ``version`` of an
   earlier one when they have the same canonical URL or share most of their text (a re-scrape,
@@ -39,6 +40,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from dedupe.model import implausible_date
+
 Role = Literal["origin", "copy", "version", "same-outlet"]
 
 #: How the earlier of two articles was told apart from the later one.
@@ -54,7 +57,6 @@ VERSION_OVERLAP = 0.5
 LEAD_CHARS = 400
 #: Label of the outlet node that gathers articles without a known outlet.
 UNKNOWN_OUTLET = "(unknown outlet)"
-_PLACEHOLDER_DATES = frozenset({dt.date(1900, 1, 1), dt.date(1970, 1, 1)})
 
 
 # -- input ------------------------------------------------------------------------------------
@@ -328,11 +330,8 @@ def date_note(published: str | None, now: dt.datetime) -> str | None:
     d = parse_date(published)
     if d is None:
         return "date unreadable"
-    if d.year < 1900 or d.date() in _PLACEHOLDER_DATES:
-        return "implausible date (placeholder or before 1900)"
-    if d > now + dt.timedelta(days=1):
-        return "implausible date (in the future)"
-    return None
+    del now  # kept for callers; dates are never judged against the clock (determinism)
+    return implausible_date(d.astimezone(dt.timezone.utc).isoformat(timespec="seconds"))
 
 
 @dataclass(frozen=True)

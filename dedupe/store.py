@@ -161,6 +161,75 @@ def m003_rejected(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS rejected_run ON rejected(run)")
 
 
+@MIGRATIONS()
+def m005_lsh_runs(db: sqlite_utils.Database) -> None:
+    """The LSH index as sorted runs of band keys, one BLOB per run and band (see
+    :mod:`dedupe.index`), read in bulk; it replaces the row-per-key ``lsh`` table."""
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS lsh_runs (
+            id INTEGER PRIMARY KEY,
+            run INTEGER NOT NULL,
+            band INTEGER NOT NULL,
+            token INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            keys BLOB NOT NULL,
+            items BLOB NOT NULL,
+            UNIQUE (run, band)
+        )"""
+    )
+
+
+@MIGRATIONS()
+def m004_views(db: sqlite_utils.Database) -> None:
+    """What Datasette needs to make the store browsable with no plugin and no metadata file:
+    a label for fingerprints, views answering the common questions, full-text search."""
+    # Datasette labels foreign-key links with a column named "title" (articles have one):
+    # a virtual generated column costs no space and shows a fingerprint by its text.
+    db.execute(
+        "ALTER TABLE fingerprints ADD COLUMN title TEXT GENERATED ALWAYS AS (text) VIRTUAL"
+    )
+    # The views read verdicts as last stored (kept current for every article a later one
+    # affects). Cross-outlet reuse, by the outlet copied from (the earliest match) and to:
+    db.execute(
+        """CREATE VIEW IF NOT EXISTS reuse_by_outlet_pair AS
+        SELECT json_extract(s.matched, '$[0].outlet') AS source_outlet,
+               a.outlet AS target_outlet,
+               COUNT(*) AS sentences,
+               COUNT(DISTINCT s.article) AS articles
+        FROM segments s JOIN articles a ON a.id = s.article
+        WHERE s.verdict = 'reused' AND s.rule = 'reuse'
+        GROUP BY source_outlet, target_outlet
+        ORDER BY sentences DESC, source_outlet, target_outlet"""
+    )
+    # One row per outlet and boilerplate text, worded as in its first article.
+    db.execute(
+        """CREATE VIEW IF NOT EXISTS boilerplate_by_outlet AS
+        SELECT a.outlet AS outlet,
+               substr(a.text, s.start + 1, s."end" - s.start) AS text,
+               COUNT(DISTINCT s.article) AS articles,
+               MIN(s.article) AS first_article,
+               s.rule AS rule,
+               s.fingerprint AS fingerprint
+        FROM segments s JOIN articles a ON a.id = s.article
+        WHERE s.verdict = 'boilerplate' AND s.fingerprint IS NOT NULL
+        GROUP BY a.outlet, s.fingerprint
+        ORDER BY a.outlet IS NULL, a.outlet, articles DESC, text"""
+    )
+    db.execute(
+        """CREATE VIEW IF NOT EXISTS segment_verdicts AS
+        SELECT s.article AS article, a.title AS title, a.outlet AS outlet, s.idx AS segment,
+               s.verdict AS verdict, s.rule AS rule, s.reason AS reason,
+               substr(a.text, s.start + 1, MIN(s."end" - s.start, 200)) AS text,
+               s.start AS start, s."end" AS "end"
+        FROM segments s JOIN articles a ON a.id = s.article
+        ORDER BY s.article, s.idx"""
+    )
+    # External-content FTS5 table kept current by triggers; sqlite-utils runs its statements
+    # one by one inside our transaction (no implicit COMMIT). It follows articles by rowid:
+    # after a VACUUM, rebuild it (db["articles"].rebuild_fts()).
+    db.table("articles").enable_fts(["title", "text"], create_triggers=True)
+
+
 def utcnow() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -649,6 +718,205 @@ class Store:
             [(v, r, why, m, article_id, i) for v, r, why, m, i in rows],
         )
 
+    # -- batched ingest and judging ---------------------------------------------------------
+    # One statement per batch, not per article or segment: the lists travel as one JSON
+    # parameter (``json_each``), rows go in with ``executemany`` inside the caller's transaction.
+
+    def known_many(
+        self, ids: Sequence[str], urls: Sequence[str], hashes: Sequence[int]
+    ) -> tuple[set[str], dict[str, str], dict[int, str]]:
+        """Stored ids among ``ids``; for each stored normalized URL and content hash among the
+        given ones, the smallest id carrying it (as :meth:`find_known` picks)."""
+        c = self.conn
+        found = {
+            str(r[0])
+            for r in c.execute(
+                "SELECT id FROM articles WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(sorted(set(ids))),),
+            )
+        }
+        by_url = {
+            str(u): str(i)
+            for u, i in c.execute(
+                "SELECT url_normalized, MIN(id) FROM articles WHERE url_normalized IN"
+                " (SELECT value FROM json_each(?)) GROUP BY url_normalized",
+                (json.dumps(sorted(set(urls))),),
+            )
+        }
+        by_hash = {
+            int(h): str(i)
+            for h, i in c.execute(
+                "SELECT content_hash, MIN(id) FROM articles WHERE content_hash IN"
+                " (SELECT value FROM json_each(?)) GROUP BY content_hash",
+                (json.dumps(sorted(set(hashes))),),
+            )
+        }
+        return found, by_url, by_hash
+
+    def insert_articles(
+        self, rows: Sequence[tuple[Article, str | None, int]], run: int | None
+    ) -> None:
+        """Insert new articles, each as (article, normalized URL, content hash), in order."""
+        if not rows:
+            return
+        seq = self.next_seq()
+        self.conn.executemany(
+            "INSERT INTO articles (id, title, url, url_normalized, outlet, published, source,"
+            " text, extra, content_hash, run, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    a.id,
+                    a.title,
+                    a.url,
+                    url_n,
+                    a.outlet,
+                    iso(a.published),
+                    a.source,
+                    a.text,
+                    json.dumps(a.extra, ensure_ascii=False, sort_keys=True, default=str),
+                    chash,
+                    run,
+                    seq + k,
+                )
+                for k, (a, url_n, chash) in enumerate(rows)
+            ],
+        )
+
+    def articles_many(self, ids: Iterable[str]) -> dict[str, Article]:
+        """Stored articles by id (those that exist)."""
+        return {
+            row[0]: _article(row)
+            for row in self.conn.execute(
+                "SELECT id, text, url, outlet, published, title, source, extra FROM articles"
+                " WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(sorted(set(ids))),),
+            )
+        }
+
+    def fingerprint_ids_many(self, keys: Iterable[int]) -> dict[int, int]:
+        """``key -> id`` of the stored fingerprints among ``keys``."""
+        return {
+            int(k): int(i)
+            for k, i in self.conn.execute(
+                "SELECT key, id FROM fingerprints WHERE key IN (SELECT value FROM json_each(?))",
+                (json.dumps(sorted(set(keys))),),
+            )
+        }
+
+    def insert_fingerprints(self, rows: Sequence[tuple[int, str, int]]) -> int:
+        """Insert new fingerprints (key, normalized text, words) with consecutive ids, in
+        order; returns the id of the first one."""
+        first = int(
+            self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM fingerprints").fetchone()[0]
+        )
+        self.conn.executemany(
+            "INSERT INTO fingerprints (id, key, text, words) VALUES (?, ?, ?, ?)",
+            [(first + k, key, text, words) for k, (key, text, words) in enumerate(rows)],
+        )
+        return first
+
+    def fingerprint_texts_many(self, ids: Iterable[int]) -> dict[int, tuple[str, int]]:
+        """``id -> (normalized text, words)`` of the given fingerprints."""
+        return {
+            int(i): (text, int(words))
+            for i, text, words in self.conn.execute(
+                "SELECT id, text, words FROM fingerprints WHERE id IN"
+                " (SELECT value FROM json_each(?))",
+                (json.dumps(sorted(set(ids))),),
+            )
+        }
+
+    def neighbors_many(self, ids: Iterable[int]) -> dict[int, list[tuple[int, float]]]:
+        """Like :meth:`neighbors` (lists sorted), in two statements whatever the count."""
+        arg = json.dumps(sorted(set(ids)))
+        out: dict[int, list[tuple[int, float]]] = {}
+        for a, b, sim in self.conn.execute(
+            "SELECT a, b, similarity FROM near WHERE a IN (SELECT value FROM json_each(?1))"
+            " UNION ALL SELECT b, a, similarity FROM near"
+            " WHERE b IN (SELECT value FROM json_each(?1))",
+            (arg,),
+        ):
+            out.setdefault(int(a), []).append((int(b), float(sim)))
+        for v in out.values():
+            v.sort()
+        return out
+
+    def carriers_many(
+        self, fingerprints: Iterable[int]
+    ) -> dict[int, list[tuple[str, int, str, str]]]:
+        """Per fingerprint, its carrier rows (outlet key, articles, first article, first order
+        key), in outlet-key order (as :meth:`carriers` lists them)."""
+        out: dict[int, list[tuple[str, int, str, str]]] = {}
+        for fp, okey, n, first, fkey in self.conn.execute(
+            "SELECT fingerprint, outlet, articles, first_article, first_key FROM carriers"
+            " WHERE fingerprint IN (SELECT value FROM json_each(?))"
+            " ORDER BY fingerprint, outlet",
+            (json.dumps(sorted(set(fingerprints))),),
+        ):
+            out.setdefault(int(fp), []).append((str(okey), int(n), str(first), str(fkey)))
+        return out
+
+    def write_carriers(self, rows: Sequence[tuple[int, str, int, str, str]]) -> None:
+        """Set carrier rows (fingerprint, outlet key, articles, first article, first key)."""
+        self.conn.executemany("INSERT OR REPLACE INTO carriers VALUES (?, ?, ?, ?, ?)", rows)
+
+    def outlet_carriers(self, pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], list[str]]:
+        """For each (fingerprint, outlet), the stored articles of that outlet carrying it."""
+        arg = json.dumps(sorted(set(pairs)))
+        out: dict[tuple[int, str], list[str]] = {}
+        for fp, outlet, aid in self.conn.execute(
+            "SELECT DISTINCT s.fingerprint, a.outlet, s.article FROM json_each(?) j"
+            " JOIN segments s ON s.fingerprint = json_extract(j.value, '$[0]')"
+            " JOIN articles a ON a.id = s.article AND a.outlet = json_extract(j.value, '$[1]')"
+            " ORDER BY 1, 2, 3",
+            (arg,),
+        ):
+            out.setdefault((int(fp), str(outlet)), []).append(str(aid))
+        return out
+
+    def segments_many(self, ids: Iterable[str]) -> dict[str, list[tuple[Any, ...]]]:
+        """Per article, its segment rows in order: (idx, kind, start, end, block, parts,
+        fingerprint, verdict, rule, reason, matched, words)."""
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        for row in self.conn.execute(
+            'SELECT s.article, s.idx, s.kind, s.start, s."end", s.block, s.parts, s.fingerprint,'
+            " s.verdict, s.rule, s.reason, s.matched, COALESCE(f.words, 0) FROM segments s"
+            " LEFT JOIN fingerprints f ON f.id = s.fingerprint"
+            " WHERE s.article IN (SELECT value FROM json_each(?)) ORDER BY s.article, s.idx",
+            (json.dumps(sorted(set(ids))),),
+        ):
+            out.setdefault(row[0], []).append(row[1:])
+        return out
+
+    def locate_many(self, pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, int, int]]:
+        """For each (fingerprint, article), its first segment there as (idx, start, end)."""
+        out: dict[tuple[int, str], tuple[int, int, int]] = {}
+        for fp, aid, idx, start, end in self.conn.execute(
+            'SELECT s.fingerprint, s.article, MIN(s.idx), s.start, s."end" FROM json_each(?) j'
+            " JOIN segments s ON s.fingerprint = json_extract(j.value, '$[0]') AND s.article = json_extract(j.value, '$[1]')"
+            " GROUP BY s.fingerprint, s.article",
+            (json.dumps(sorted(set(pairs))),),
+        ):
+            out[(int(fp), str(aid))] = (int(idx), int(start), int(end))
+        return out
+
+    def insert_judged_segments(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Rows of (article, idx, kind, start, end, block, parts, fingerprint, verdict, rule,
+        reason, matched)."""
+        self.conn.executemany(
+            'INSERT INTO segments (article, idx, kind, start, "end", block, parts, fingerprint,'
+            " verdict, rule, reason, matched) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def update_verdicts(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Rows of (verdict, rule, reason, matched, article, idx)."""
+        self.conn.executemany(
+            "UPDATE segments SET verdict = ?, rule = ?, reason = ?, matched = ?"
+            " WHERE article = ? AND idx = ?",
+            rows,
+        )
+
     # -- summaries -----------------------------------------------------------------------
 
     def stats(self, top: int = 5) -> dict[str, Any]:
@@ -730,17 +998,6 @@ class Store:
                 (ids,),
             )
         ]
-
-    def fingerprint_of(self, article_id: str) -> dict[int, tuple[int, str]]:
-        """Segment index -> (fingerprint, normalized text) of one article's segments."""
-        return {
-            int(i): (int(fp), str(t))
-            for i, fp, t in self.conn.execute(
-                "SELECT s.idx, s.fingerprint, f.text FROM segments s"
-                " JOIN fingerprints f ON f.id = s.fingerprint WHERE s.article = ?",
-                (article_id,),
-            )
-        }
 
     def article_index(
         self,

@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import xxhash
-
-from dedupe import clean, fingerprint
-from dedupe.classify import Evidence, Peer, classify, refine
+from dedupe import clean, pipeline
+from dedupe.classify import Evidence, classify
 from dedupe.fields import normalize_url
 from dedupe.fingerprint import Params
 from dedupe.index import SqliteIndex
-from dedupe.model import Article, Finding, Match, Result, Segment, order_key, outlet_key
+from dedupe.model import Article, Finding, Result, Segment
 from dedupe.provenance import (
     ArticleFacts,
     Chain,
@@ -33,11 +32,8 @@ from dedupe.provenance import (
     analyze,
     select,
 )
-from dedupe.segment import normalize, segment, tokens
 from dedupe.store import Store, iso
 
-#: Outlets whose earliest carrier of a changed text is re-judged at most.
-MAX_REJUDGE_OUTLETS = 20
 #: Largest article accepted, in characters.
 MAX_ARTICLE_CHARS = 5_000_000
 
@@ -80,18 +76,29 @@ class Tracker:
         *,
         params: Params | None = None,
         strip_reused: bool = False,
+        workers: int | None = None,
     ) -> None:
+        """``workers``: processes doing the text work of large batches (``None``: one per
+        core beyond the first, at most two; ``0``: none, everything in this process)."""
         self.store = Store(path)
         asked = params or self._stored_params() or Params()
         stored = self.store.check_params(asked.as_dict())
         self.params = Params(**stored)
         self.index = SqliteIndex(self.store.conn)
         self.strip_reused = strip_reused
+        self.workers = pipeline.default_workers() if workers is None else max(0, workers)
+        self._workers: pipeline.Workers | None = None
         self._lock = threading.RLock()
         self._run: int | None = None
         self._run_counts = [0, 0, 0]
         #: Input records an interrupted run had committed when :meth:`begin_run` resumed it.
         self.resumed = 0
+
+    def _pool(self) -> pipeline.Workers | None:
+        """The worker processes, started on first use (none when ``workers`` is 0)."""
+        if self.workers and self._workers is None:
+            self._workers = pipeline.Workers(self.workers)
+        return self._workers
 
     def _stored_params(self) -> Params | None:
         p = self.store.stored_params()
@@ -101,6 +108,9 @@ class Tracker:
 
     def close(self) -> None:
         with self._lock:
+            if self._workers is not None:
+                self._workers.close()
+                self._workers = None
             if self._run is not None:
                 self.store.finish_run(self._run, *self._run_counts)
                 self._run = None
@@ -169,15 +179,48 @@ class Tracker:
     def stream(
         self, articles: Iterable[Article | dict[str, Any]], batch_size: int = 500
     ) -> Iterator[Result]:
-        """Like :meth:`add_many`, but yields results batch by batch (for large inputs)."""
-        batch: list[Article] = []
-        for a in articles:
-            batch.append(a if isinstance(a, Article) else Article.from_dict(a))
-            if len(batch) >= batch_size:
+        """Like :meth:`add_many`, but yields results batch by batch (for large inputs).
+
+        With worker processes (batches of at least ``pipeline.POOL_MIN_BATCH`` articles), the
+        text work of the next batch runs while this one is stored; input is read one batch
+        ahead, and a bad record still stops the stream only after the batches before it."""
+        workers = self._pool() if batch_size >= pipeline.POOL_MIN_BATCH else None
+        if workers is None:
+            batch: list[Article] = []
+            for a in articles:
+                batch.append(a if isinstance(a, Article) else Article.from_dict(a))
+                if len(batch) >= batch_size:
+                    yield from self._ingest(batch)
+                    batch = []
+            if batch:
                 yield from self._ingest(batch)
+            return
+        it = iter(articles)
+        pending: deque[tuple[list[Article], pipeline.Pending | None]] = deque()
+        done = False
+        error: Exception | None = None
+        while not done or pending:
+            if not done:
                 batch = []
-        if batch:
-            yield from self._ingest(batch)
+                try:
+                    for a in it:
+                        batch.append(a if isinstance(a, Article) else Article.from_dict(a))
+                        if len(batch) >= batch_size:
+                            break
+                    else:
+                        done = True
+                except Exception as e:  # ingest the batches before the bad record, then raise
+                    error, done, batch = e, True, []
+                if batch:
+                    job = None if _oversized(batch) else workers.submit(
+                        [a.text for a in batch], self.params
+                    )
+                    pending.append((batch, job))
+            if pending and (done or len(pending) > 1):
+                b, job = pending.popleft()
+                yield from self._ingest(b, analysis=job.result() if job else None)
+        if error is not None:
+            raise error
 
     def add_batch(
         self,
@@ -192,7 +235,10 @@ class Tracker:
         return self._ingest(batch, on_commit)
 
     def _ingest(
-        self, batch: list[Article], on_commit: Callable[[], None] | None = None
+        self,
+        batch: list[Article],
+        on_commit: Callable[[], None] | None = None,
+        analysis: Any = None,
     ) -> list[Result]:
         for a in batch:
             if len(a.text) > MAX_ARTICLE_CHARS:
@@ -200,265 +246,46 @@ class Tracker:
                     f"article {a.id}: text is {len(a.text)} characters, over the limit of"
                     f" {MAX_ARTICLE_CHARS}"
                 )
+        if analysis is None and len(batch) >= pipeline.POOL_MIN_BATCH:
+            workers = self._pool()
+            if workers is not None:
+                analysis = workers.submit([a.text for a in batch], self.params).result()
         with self._lock, self.store.transaction():
-            new: list[Article] = []
-            known: dict[int, str] = {}
-            seen: dict[tuple[str, Any], str] = {}
-            for i, a in enumerate(batch):
-                url_n = normalize_url(a.url) if a.url else None
-                chash = _content_hash(a.text)
-                dup = self.store.find_known(a.id, url_n, chash)
-                if dup is None:
-                    for key in (("id", a.id), ("url", url_n), ("text", chash)):
-                        if key[1] is not None and key in seen:
-                            dup = seen[key]
-                            break
-                if dup is not None:
-                    known[i] = dup
-                    continue
-                for key in (("id", a.id), ("url", url_n), ("text", chash)):
-                    if key[1] is not None:
-                        seen[key] = a.id
-                self.store.insert_article(a, url_n, chash, self._run)
-                new.append(a)
-            segs = {a.id: refine(a.text, segment(a.text)) for a in new}
-            fps, new_edges = self._fingerprint(new, segs)
-            affected = self._count_carriers(new, fps, new_edges)
-            for aid in sorted(affected - {a.id for a in new}):
-                self._judge(aid)
-            results: dict[str, Result] = {}
-            for a in new:
-                findings, segments = self._judge(a.id)
-                results[a.id] = self._result(a, segments, findings, "added")
-            out: list[Result] = []
-            for i, a in enumerate(batch):
-                if i in known:
-                    stored = self.result(known[i])
-                    out.append(
-                        Result(
-                            stored.article, stored.text, stored.findings, stored.removed, "known"
-                        )
-                    )
-                else:
-                    out.append(results[a.id])
-            self._run_counts[0] += len(new)
-            self._run_counts[1] += len(known)
+            out, added, known_n = pipeline.ingest(self, batch, analysis)
+            self._run_counts[0] += added
+            self._run_counts[1] += known_n
             if on_commit is not None:
                 on_commit()
         return out
 
-    def _fingerprint(
-        self, new: Sequence[Article], segs: dict[str, list[Segment]]
-    ) -> tuple[dict[str, list[int | None]], list[tuple[int, int, float]]]:
-        """Store each segment's fingerprint (new ones are indexed and matched) and the segments."""
-        p = self.params
-        norms: dict[str, list[tuple[int, str, list[str]]]] = {}
-        all_keys: set[int] = set()
-        for a in new:
-            rows = []
-            for g in segs[a.id]:
-                norm = normalize(g.text_of(a.text))
-                words = tokens(norm)
-                key = fingerprint.exact_key(norm)
-                rows.append((key, norm, words))
-                if words:
-                    all_keys.add(key)
-            norms[a.id] = rows
-        ids = self.store.fingerprint_ids(sorted(all_keys))
-        fresh: list[tuple[int, list[str]]] = []
-        pairs: list[tuple[int, int, float]] = []
-        for a in new:
-            for key, norm, words in norms[a.id]:
-                if words and key not in ids:
-                    ids[key] = self.store.insert_fingerprint(key, norm, len(words))
-                    if len(words) >= p.min_words:
-                        fresh.append((ids[key], words))
-        if fresh:
-            hashes = [fingerprint.shingle_hashes(w, p.ngram) for _, w in fresh]
-            sigs = fingerprint.signatures(hashes, p.num_perm, p.seed)
-            keys = fingerprint.band_keys(sigs, p.bands, p.rows)
-            items = [i for i, _ in fresh]
-            self.store.insert_signatures(
-                (i, fingerprint.signature_bytes(s)) for i, s in zip(items, sigs)
-            )
-            self.index.add(items, keys)
-            cands = self.index.candidates(keys, p.max_candidates)
-            words_of = {i: w for i, w in fresh}
-            need = sorted({c for cs in cands for c in cs if c not in words_of})
-            for c, (text, _) in self.store.fingerprint_texts(need).items():
-                words_of[c] = text.split(" ")
-            for (i, w), cs in zip(fresh, cands):
-                for c in cs:
-                    if c == i:
-                        continue
-                    sim = fingerprint.near(w, words_of[c], p)
-                    if sim is not None:
-                        pairs.append((min(i, c), max(i, c), round(sim, 6)))
-            pairs = sorted(set(pairs))
-            self.store.insert_near(pairs)
-        out: dict[str, list[int | None]] = {}
-        for a in new:
-            fp_list: list[int | None] = [
-                ids[key] if words else None for key, _, words in norms[a.id]
-            ]
-            out[a.id] = fp_list
-            self.store.insert_segments(
-                (
-                    a.id,
-                    g.index,
-                    g.kind,
-                    g.start,
-                    g.end,
-                    g.block,
-                    json.dumps(g.parts) if g.parts else None,
-                    fp,
-                )
-                for g, fp in zip(segs[a.id], fp_list)
-            )
-        return out, pairs
-
-    def _count_carriers(
-        self,
-        new: Sequence[Article],
-        fps: dict[str, list[int | None]],
-        edges: Sequence[tuple[int, int, float]],
-    ) -> set[str]:
-        """Count the new articles on their fingerprints; return the stored articles whose
-        verdicts may have changed (a block crossing the boilerplate count, an earlier origin)."""
-        k = self.params.min_outlet_articles
-        rows = []
-        for a in new:
-            key = order_key(iso(a.published), a.id)
-            okey = outlet_key(a.outlet, a.id)
-            for fp in sorted({fp for fp in fps[a.id] if fp is not None}):
-                rows.append((fp, okey, a.id, key))
-        affected: set[str] = set()
-        touched: set[int] = set()
-        for fp, okey, n, prev_first in self.store.add_carriers(rows):
-            touched.add(fp)
-            if prev_first is not None:
-                affected.add(prev_first)
-            if n == k and okey.startswith("="):
-                affected.update(self.store.articles_of(fp, okey[1:], k))
-        for a_fp, b_fp, _ in edges:
-            touched.update((a_fp, b_fp))
-        # The earliest carrier in each outlet may stop being the origin, or become one.
-        carriers = self.store.carriers(touched)
-        per_fp: dict[int, int] = {}
-        for fp, _okey, _n, first, _fk in carriers:
-            per_fp[fp] = per_fp.get(fp, 0) + 1
-            if per_fp[fp] <= MAX_REJUDGE_OUTLETS:
-                affected.add(first)
-        return affected
-
     # -- judging -------------------------------------------------------------------------
-
-    def _load_segments(self, article_id: str) -> tuple[list[Segment], list[int | None]]:
-        """An article's segments and their fingerprints; notes which are sentences too short
-        to tell apart from others (they count for recurrence only, not repeats or reuse)."""
-        rows = self.store.segments_of(article_id)
-        short = self.params.min_words
-        segs = [
-            Segment(
-                r["idx"],
-                r["kind"],
-                r["start"],
-                r["end"],
-                r["block"],
-                tuple(tuple(p) for p in json.loads(r["parts"])) if r["parts"] else (),
-            )
-            for r in rows
-        ]
-        self._short = [r["kind"] != "block" and r["words"] < short for r in rows]
-        return segs, [r["fingerprint"] for r in rows]
 
     def evidence(self, article_id: str) -> tuple[Article, list[Segment], list[Evidence]]:
         """What the store knows about each segment of a stored article."""
-        article = self.store.article(article_id)
-        if article is None:
-            raise KeyError(article_id)
-        segs, fps = self._load_segments(article_id)
-        present = sorted({fp for fp in fps if fp is not None})
-        nb = self.store.neighbors(present)
-        group: dict[int, dict[int, float]] = {}
-        for fp in present:
-            g = {fp: 1.0}
-            for other, sim in nb.get(fp, []):
-                g[other] = max(g.get(other, 0.0), sim)
-            group[fp] = g
-        texts = self.store.fingerprint_texts(present)
-        loose = fingerprint.rephrased(
-            [texts[fp][0].split(" ") if fp is not None else [] for fp in fps], self.params
-        )
-        rows: dict[int, list[tuple[str, int, str, str]]] = {}
-        for fp, okey, n, first, fkey in self.store.carriers({x for g in group.values() for x in g}):
-            rows.setdefault(fp, []).append((okey, n, first, fkey))
-        evidence: list[Evidence] = []
-        for k, fp in enumerate(fps):
-            if fp is None:
-                evidence.append(Evidence())
-                continue
-            counts: dict[str, int] = {}
-            earliest: dict[str, tuple[str, str, float, int]] = {}
-            for other, sim in group[fp].items():
-                for okey, n, first, fkey in rows.get(other, []):
-                    counts[okey] = counts.get(okey, 0) + n
-                    if first == article.id:
-                        continue
-                    cur = earliest.get(okey)
-                    if cur is None or fkey < cur[0]:
-                        earliest[okey] = (fkey, first, sim, other)
-            peers = []
-            for okey in sorted(earliest):
-                fkey, first, sim, other = earliest[okey]
-                published = fkey[1:].split("|", 1)[0] if fkey.startswith("0") else None
-                outlet = okey[1:] if okey.startswith("=") else None
-                peers.append(Peer(first, outlet, published, -1, -1, sim))
-            same = {
-                j: group[fp][fps[j]]  # type: ignore[index]
-                for j in range(k)
-                if fps[j] is not None and fps[j] in group[fp] and not self._short[j]
-            }
-            for j, ratio in loose.get(k, []):
-                same.setdefault(j, ratio)
-            internal = tuple(sorted(same.items()))
-            known_counts = tuple((o[1:], n) for o, n in sorted(counts.items()) if o.startswith("="))
-            evidence.append(Evidence(tuple(peers), known_counts, internal, self._short[k]))
-        self._groups = {fp: sorted(g) for fp, g in group.items()}
-        self._fps = fps
-        return article, segs, evidence
-
-    def _locate(self, findings: list[Finding], fps: list[int | None]) -> list[Finding]:
-        """Fill in the offsets of matched segments in other articles (looked up lazily: only
-        for the matches a finding names)."""
-        out = []
-        for f, fp in zip(findings, fps):
-            if not f.matched or fp is None or all(m.start >= 0 for m in f.matched):
-                out.append(f)
-                continue
-            group = self._groups.get(fp, [fp])
-            matched = []
-            for m in f.matched:
-                if m.start < 0:
-                    where = self.store.locate(m.article, group)
-                    if where is not None:
-                        m = Match(
-                            m.article, where[0], where[1], m.similarity, m.outlet, m.published
-                        )
-                matched.append(m)
-            out.append(Finding(f.start, f.end, f.kind, f.verdict, f.reason, f.rule, tuple(matched)))
-        return out
+        with self._lock:
+            docs = pipeline.load_docs(self, [article_id])
+            if not docs:
+                raise KeyError(article_id)
+            (ev,), group = pipeline.evidence_many(self, docs)
+            d = docs[0]
+            self._groups = {fp: sorted(group[fp]) for fp in {fp for fp in d.fps if fp is not None}}
+            self._fps, self._short = d.fps, d.short
+            return d.article, d.segments, ev
 
     def _findings(self, article_id: str) -> tuple[Article, list[Finding], list[Segment]]:
-        """Judge a stored article against the store as it is now."""
-        with self._lock:  # evidence() leaves per-article state for _locate (and provenance)
-            article, segs, ev = self.evidence(article_id)
-            return self._judged(article, segs, ev)
+        """Judge a stored article against the store as it is now; leaves its fingerprints,
+        short-segment flags and near groups in ``_fps``, ``_short`` and ``_groups``."""
+        with self._lock:
+            docs = pipeline.load_docs(self, [article_id])
+            if not docs:
+                raise KeyError(article_id)
+            (j,) = pipeline.judge(self, docs)
+            self._groups, self._fps, self._short = j.groups, j.doc.fps, j.doc.short
+            return j.doc.article, j.findings, j.doc.segments
 
-    def _judged(
-        self, article: Article, segs: list[Segment], ev: list[Evidence]
-    ) -> tuple[Article, list[Finding], list[Segment]]:
-        findings = classify(
+    def _classify(self, article: Article, segs: list[Segment], ev: list[Evidence]) -> list[Finding]:
+        """The verdicts of one article's segments, given their evidence."""
+        return classify(
             article.id,
             article.outlet,
             iso(article.published),
@@ -467,25 +294,6 @@ class Tracker:
             ev,
             self.params.min_outlet_articles,
         )
-        return article, self._locate(findings, self._fps), segs
-
-    def _judge(self, article_id: str) -> tuple[list[Finding], list[Segment]]:
-        """Judge a stored article and keep the verdicts in the store (for stats and browsing)."""
-        article, findings, segs = self._findings(article_id)
-        self.store.update_findings(
-            article.id,
-            [
-                (
-                    f.verdict,
-                    f.rule,
-                    f.reason,
-                    json.dumps([m.as_dict() for m in f.matched], ensure_ascii=False),
-                    g.index,
-                )
-                for f, g in zip(findings, segs)
-            ],
-        )
-        return findings, segs
 
     def _stripped(self) -> frozenset[str]:
         return clean.STRIPPED | ({"reused"} if self.strip_reused else set())
@@ -509,9 +317,23 @@ class Tracker:
             return self._result(article, segs, findings, "added")
 
     def results(self, ids: Sequence[str] | None = None) -> Iterator[Result]:
-        """Every stored article (or those named), cleaned, in publication order then id."""
+        """Every stored article (or those named), cleaned, in publication order then id
+        (judged a few hundred at a time)."""
+        chunk: list[str] = []
         for a in self.store.articles(ids):
-            yield self.result(a.id)
+            chunk.append(a.id)
+            if len(chunk) >= 256:
+                yield from self._results_of(chunk)
+                chunk = []
+        if chunk:
+            yield from self._results_of(chunk)
+
+    def _results_of(self, ids: Sequence[str]) -> list[Result]:
+        with self._lock:
+            return [
+                self._result(j.doc.article, j.doc.segments, j.findings, "added")
+                for j in pipeline.judge(self, pipeline.load_docs(self, ids))
+            ]
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -623,5 +445,5 @@ class Tracker:
         return self.provenance().graph
 
 
-def _content_hash(text: str) -> int:
-    return xxhash.xxh64_intdigest(text.encode("utf-8", "surrogatepass")) - (1 << 63)
+def _oversized(batch: Sequence[Article]) -> bool:
+    return any(len(a.text) > MAX_ARTICLE_CHARS for a in batch)

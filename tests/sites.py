@@ -66,6 +66,10 @@ STORIES: dict[str, tuple[str, list[str]]] = {
 }
 
 
+#: The credit line an outlet adds to a syndicated story.
+CREDIT = "Distributed by Northern Wire."
+
+
 def page(
     outlet: str,
     slug: str,
@@ -74,10 +78,17 @@ def page(
     furniture: bool = True,
     site_name: str | None = None,
     canonical: bool = True,
+    pull_quote: bool = False,
+    credit: str | None = None,
 ) -> str:
     """One article page of ``outlet`` (a host name) for story ``slug``, with navigation and a
-    footer an extractor drops, and optionally the in-article furniture it keeps."""
+    footer an extractor drops, optionally the in-article furniture it keeps, and optionally
+    the first paragraph repeated as a pull quote, and an agency credit at the end."""
     title, paragraphs = STORIES[slug]
+    if pull_quote:
+        paragraphs = [paragraphs[0], paragraphs[1], paragraphs[0], *paragraphs[2:]]
+    if credit:
+        paragraphs = [*paragraphs, credit]
     body = "\n".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
     if furniture:
         body += f"\n<p>{html.escape(FURNITURE)}</p>"

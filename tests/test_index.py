@@ -38,4 +38,4 @@ def test_rows_survive_reopen(tmp_path):
     idx.add([1], np.array([[5, 6]], dtype=np.int64))
     store.close()
     with sqlite3.connect(tmp_path / "i.db") as conn:
-        assert SqliteIndex(conn).candidates(np.array([[6]], dtype=np.int64), 5) == [[1]]
+        assert SqliteIndex(conn).candidates(np.array([[0, 6]], dtype=np.int64), 5) == [[1]]

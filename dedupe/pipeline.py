@@ -1,0 +1,621 @@
+"""The batched ingest and judging behind :class:`~dedupe.tracker.Tracker`.
+
+A batch of articles costs a fixed number of statements, whatever its size: the known-article
+check, the fingerprint lookup, the carrier counts, the evidence of every article to judge and
+the offsets of what their findings point at are each read with one statement (the keys travel
+as one JSON parameter), and rows are written with ``executemany``. Nothing is written and
+then updated: new segments go in once, with their verdicts; a stored article that is judged
+again only has the segments whose verdict changed rewritten.
+
+The text work (segmenting, normalizing, hashing, MinHash band keys, rephrased repeats) is pure:
+:func:`analyze` does it for a list of texts, and :class:`Workers` runs it in other processes
+for large batches, so it overlaps with the store work of the previous batch. Results come back
+in input order, so the output never depends on how the work was shared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import xxhash
+
+from dedupe import fingerprint
+from dedupe.classify import Evidence, Peer, refine
+from dedupe.fields import normalize_url
+from dedupe.fingerprint import Params
+from dedupe.model import Article, Finding, Match, Result, Segment, order_key, outlet_key
+from dedupe.segment import normalize, segment, tokens
+from dedupe.store import iso
+
+if TYPE_CHECKING:
+    from dedupe.tracker import Tracker
+
+#: Outlets whose earliest carrier of a changed text is re-judged at most.
+MAX_REJUDGE_OUTLETS = 20
+#: Smallest batch whose text work goes to the worker processes (smaller ones stay here).
+POOL_MIN_BATCH = 200
+
+
+# -- text work (pure; runs in worker processes for large batches) ---------------------------
+
+
+@dataclass
+class Analysis:
+    """One article's segments and, per segment, its normalized text, word count, exact key
+    (``None`` when it has no words) and the earlier segments it rephrases."""
+
+    segments: list[Segment]
+    norms: list[str]
+    words: list[int]
+    keys: list[int | None]
+    loose: dict[int, list[tuple[int, float]]]
+
+
+def analyze_one(text: str, params: Params) -> tuple[Analysis, list[list[str]]]:
+    """The text work for one article; also returns each segment's words."""
+    segs = refine(text, segment(text))
+    norms: list[str] = []
+    counts: list[int] = []
+    keys: list[int | None] = []
+    words_of: list[list[str]] = []
+    for g in segs:
+        norm = normalize(g.text_of(text))
+        words = tokens(norm)
+        norms.append(norm)
+        counts.append(len(words))
+        keys.append(fingerprint.exact_key(norm) if words else None)
+        words_of.append(words)
+    loose = fingerprint.rephrased(words_of, params)
+    return Analysis(segs, norms, counts, keys, loose), words_of
+
+
+def analyze(
+    texts: Sequence[str], params: Params, bands: bool = True
+) -> tuple[list[Analysis], dict[str, int], np.ndarray]:
+    """:func:`analyze_one` for many texts; with ``bands``, also the LSH band keys of every
+    distinct normalized text long enough to be matched (``norm -> row`` of the key matrix)."""
+    out: list[Analysis] = []
+    rows: dict[str, int] = {}
+    words_rows: list[list[str]] = []
+    for text in texts:
+        an, words_of = analyze_one(text, params)
+        out.append(an)
+        if bands:
+            for norm, words in zip(an.norms, words_of):
+                if len(words) >= params.min_words and norm not in rows:
+                    rows[norm] = len(words_rows)
+                    words_rows.append(words)
+    if bands and words_rows:
+        keys = fingerprint.band_keys_of(words_rows, params)
+    else:
+        keys = np.zeros((0, params.bands), dtype=np.int64)
+    return out, rows, keys
+
+
+def _analyze_task(texts: list[str], params: dict[str, Any]) -> tuple[Any, ...]:
+    return analyze(texts, Params(**params))
+
+
+class Workers:
+    """A pool of processes doing :func:`analyze` on chunks of a batch."""
+
+    def __init__(self, processes: int) -> None:
+        import multiprocessing
+
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        self.processes = processes
+        self._pool = ProcessPoolExecutor(max_workers=processes, mp_context=ctx)
+
+    def submit(self, texts: Sequence[str], params: Params) -> Pending:
+        chunks = max(1, min(self.processes * 2, len(texts) // 50))
+        size = -(-len(texts) // chunks)
+        p = params.as_dict()
+        futures = [
+            self._pool.submit(_analyze_task, list(texts[i : i + size]), p)
+            for i in range(0, len(texts), size)
+        ]
+        return Pending(futures, params.bands)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class Pending:
+    """The analysis of one batch, on its way from the workers."""
+
+    def __init__(self, futures: list[Future[Any]], bands: int) -> None:
+        self.futures = futures
+        self.bands = bands
+
+    def result(self) -> tuple[list[Analysis], dict[str, int], np.ndarray]:
+        analyses: list[Analysis] = []
+        rows: dict[str, int] = {}
+        mats: list[np.ndarray] = []
+        base = 0
+        for f in self.futures:
+            an, r, keys = f.result()
+            analyses.extend(an)
+            for norm, k in r.items():
+                rows.setdefault(norm, base + k)
+            mats.append(keys)
+            base += len(keys)
+        keys = np.concatenate(mats) if mats else np.zeros((0, self.bands), dtype=np.int64)
+        return analyses, rows, keys
+
+
+def default_workers() -> int:
+    """Worker processes for large batches: one per core beyond the first, at most two."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        n = os.cpu_count() or 1
+    return min(2, n) if n > 1 else 0
+
+
+# -- evidence (pure) ------------------------------------------------------------------------
+
+
+def groups_of(
+    present: Iterable[int], nb: dict[int, list[tuple[int, float]]]
+) -> dict[int, dict[int, float]]:
+    """Each fingerprint with its near duplicates and their similarity (itself first, at 1.0)."""
+    group: dict[int, dict[int, float]] = {}
+    for fp in present:
+        g = {fp: 1.0}
+        for other, sim in nb.get(fp, []):
+            g[other] = max(g.get(other, 0.0), sim)
+        group[fp] = g
+    return group
+
+
+def evidence_of(
+    article_id: str,
+    fps: Sequence[int | None],
+    short: Sequence[bool],
+    loose: dict[int, list[tuple[int, float]]],
+    group: dict[int, dict[int, float]],
+    rows: dict[int, list[tuple[str, int, str, str]]],
+) -> list[Evidence]:
+    """What the store knows about each segment of an article: its fingerprints (``fps``), the
+    near groups of the store, and the carrier rows of every group member."""
+    evidence: list[Evidence] = []
+    for k, fp in enumerate(fps):
+        if fp is None:
+            evidence.append(Evidence())
+            continue
+        counts: dict[str, int] = {}
+        earliest: dict[str, tuple[str, str, float, int]] = {}
+        g = group[fp]
+        for other, sim in g.items():
+            for okey, n, first, fkey in rows.get(other, ()):
+                counts[okey] = counts.get(okey, 0) + n
+                if first == article_id:
+                    continue
+                cur = earliest.get(okey)
+                if cur is None or fkey < cur[0]:
+                    earliest[okey] = (fkey, first, sim, other)
+        peers = []
+        for okey in sorted(earliest):
+            fkey, first, sim, _other = earliest[okey]
+            published = fkey[1:].split("|", 1)[0] if fkey.startswith("0") else None
+            outlet = okey[1:] if okey.startswith("=") else None
+            peers.append(Peer(first, outlet, published, -1, -1, sim))
+        same = {
+            j: g[fps[j]]  # type: ignore[index]
+            for j in range(k)
+            if fps[j] is not None and fps[j] in g and not short[j]
+        }
+        for j, ratio in loose.get(k, []):
+            same.setdefault(j, ratio)
+        internal = tuple(sorted(same.items()))
+        known_counts = tuple((o[1:], n) for o, n in sorted(counts.items()) if o.startswith("="))
+        evidence.append(Evidence(tuple(peers), known_counts, internal, short[k]))
+    return evidence
+
+
+# -- judging many articles at once -----------------------------------------------------------
+
+
+@dataclass
+class Doc:
+    """An article to judge: its segments and fingerprints, and (for a stored article) the
+    stored verdict columns of each segment, to rewrite only those that change."""
+
+    article: Article
+    segments: list[Segment]
+    fps: list[int | None]
+    short: list[bool]
+    loose: dict[int, list[tuple[int, float]]] | None = None
+    words: list[list[str]] | None = None
+    stored: list[tuple[str, str, str, str]] | None = None
+
+
+@dataclass
+class Judged:
+    doc: Doc
+    findings: list[Finding]
+    groups: dict[int, list[int]]
+
+
+def load_docs(t: Tracker, ids: Sequence[str]) -> list[Doc]:
+    """Stored articles (those that exist, in the order given), ready to judge."""
+    arts = t.store.articles_many(ids)
+    rows = t.store.segments_many(arts)
+    short_words = t.params.min_words
+    docs: list[Doc] = []
+    for aid in ids:
+        a = arts.get(aid)
+        if a is None:
+            continue
+        segs: list[Segment] = []
+        fps: list[int | None] = []
+        short: list[bool] = []
+        stored: list[tuple[str, str, str, str]] = []
+        for idx, kind, start, end, block, parts, fp, verdict, rule, reason, matched, words in rows.get(
+            aid, []
+        ):
+            segs.append(
+                Segment(
+                    idx,
+                    kind,
+                    start,
+                    end,
+                    block,
+                    tuple(tuple(p) for p in json.loads(parts)) if parts else (),
+                )
+            )
+            fps.append(fp)
+            short.append(kind != "block" and words < short_words)
+            stored.append((verdict, rule, reason, matched))
+        docs.append(Doc(a, segs, fps, short, stored=stored))
+    return docs
+
+
+def evidence_many(
+    t: Tracker, docs: Sequence[Doc]
+) -> tuple[list[list[Evidence]], dict[int, dict[int, float]]]:
+    """The evidence of many articles, read with a few statements for all of them; also the
+    near groups of their fingerprints."""
+    store = t.store
+    present = sorted({fp for d in docs for fp in d.fps if fp is not None})
+    group = groups_of(present, store.neighbors_many(present))
+    rows = store.carriers_many({x for g in group.values() for x in g})
+    # Words for the rephrased-repeat test of articles that come without it.
+    need = {
+        fp for d in docs if d.loose is None and d.words is None for fp in d.fps if fp is not None
+    }
+    texts = store.fingerprint_texts_many(need) if need else {}
+    out: list[list[Evidence]] = []
+    for d in docs:
+        loose = d.loose
+        if loose is None:
+            words = d.words or [texts[fp][0].split(" ") if fp is not None else [] for fp in d.fps]
+            loose = fingerprint.rephrased(words, t.params)
+        out.append(evidence_of(d.article.id, d.fps, d.short, loose, group, rows))
+    return out, group
+
+
+def judge(t: Tracker, docs: Sequence[Doc], memory: dict[str, Doc] | None = None) -> list[Judged]:
+    """Verdicts of many articles against the store as it is now. ``memory``: articles of the
+    batch being ingested whose segments are not stored yet (matches may point into them)."""
+    evs, group = evidence_many(t, docs)
+    out: list[Judged] = []
+    for d, ev in zip(docs, evs):
+        findings = t._classify(d.article, d.segments, ev)
+        groups = {fp: sorted(group[fp]) for fp in {fp for fp in d.fps if fp is not None}}
+        out.append(Judged(d, findings, groups))
+    _locate_all(t, out, memory or {})
+    return out
+
+
+def _locate_all(t: Tracker, judged: list[Judged], memory: dict[str, Doc]) -> None:
+    """Fill in the offsets of matched segments in other articles, for every finding at once."""
+    wanted: set[tuple[int, str]] = set()
+    for j in judged:
+        for f, fp in zip(j.findings, j.doc.fps):
+            if not f.matched or fp is None:
+                continue
+            group = j.groups.get(fp, [fp])
+            for m in f.matched:
+                if m.start < 0 and m.article not in memory:
+                    wanted.update((g, m.article) for g in group)
+    found = t.store.locate_many(wanted) if wanted else {}
+    for j in judged:
+        findings = j.findings
+        for k, (f, fp) in enumerate(zip(findings, j.doc.fps)):
+            if not f.matched or fp is None or all(m.start >= 0 for m in f.matched):
+                continue
+            group = j.groups.get(fp, [fp])
+            matched = []
+            for m in f.matched:
+                if m.start < 0:
+                    where = _where(m.article, group, memory, found)
+                    if where is not None:
+                        m = Match(m.article, where[0], where[1], m.similarity, m.outlet, m.published)
+                matched.append(m)
+            findings[k] = Finding(f.start, f.end, f.kind, f.verdict, f.reason, f.rule, tuple(matched))
+
+
+def _where(
+    article: str,
+    group: list[int],
+    memory: dict[str, Doc],
+    found: dict[tuple[int, str], tuple[int, int, int]],
+) -> tuple[int, int] | None:
+    d = memory.get(article)
+    if d is not None:
+        members = set(group)
+        for g, fp in zip(d.segments, d.fps):
+            if fp in members:
+                return g.start, g.end
+        return None
+    best: tuple[int, int, int] | None = None
+    for fp in group:
+        hit = found.get((fp, article))
+        if hit is not None and (best is None or hit[0] < best[0]):
+            best = hit
+    return (best[1], best[2]) if best is not None else None
+
+
+def matched_json(f: Finding) -> str:
+    if not f.matched:
+        return "[]"
+    return json.dumps([m.as_dict() for m in f.matched], ensure_ascii=False)
+
+
+# -- ingest ------------------------------------------------------------------------------------
+
+
+def content_hash(text: str) -> int:
+    return xxhash.xxh64_intdigest(text.encode("utf-8", "surrogatepass")) - (1 << 63)
+
+
+def ingest(
+    t: Tracker,
+    batch: list[Article],
+    analysis: tuple[list[Analysis], dict[str, int], np.ndarray] | None = None,
+) -> tuple[list[Result], int, int]:
+    """Ingest one batch inside the caller's transaction; ``analysis`` is :func:`analyze` of
+    the batch's texts if it was done ahead. Returns the results in input order and the counts
+    of articles added and already known."""
+    p = t.params
+    store = t.store
+    t.index.refresh()
+
+    # Articles: which are already stored (same id, URL or text), which are new.
+    url_ns = [normalize_url(a.url) if a.url else None for a in batch]
+    chashes = [content_hash(a.text) for a in batch]
+    found, by_url, by_hash = store.known_many(
+        [a.id for a in batch], [u for u in url_ns if u], chashes
+    )
+    new: list[int] = []
+    known: dict[int, str] = {}
+    seen: dict[tuple[str, Any], str] = {}
+    for i, a in enumerate(batch):
+        url_n, chash = url_ns[i], chashes[i]
+        dup: str | None = None
+        if a.id in found:
+            dup = a.id
+        elif url_n and url_n in by_url:
+            dup = by_url[url_n]
+        elif chash in by_hash:
+            dup = by_hash[chash]
+        if dup is None:
+            for key in (("id", a.id), ("url", url_n), ("text", chash)):
+                if key[1] is not None and key in seen:
+                    dup = seen[key]
+                    break
+        if dup is not None:
+            known[i] = dup
+            continue
+        for key in (("id", a.id), ("url", url_n), ("text", chash)):
+            if key[1] is not None:
+                seen[key] = a.id
+        new.append(i)
+    store.insert_articles([(batch[i], url_ns[i], chashes[i]) for i in new], t._run)
+    arts = [batch[i] for i in new]
+
+    if analysis is None:
+        analyses = [analyze_one(a.text, p)[0] for a in arts]
+        band_rows: dict[str, int] = {}
+        band_mat = np.zeros((0, p.bands), dtype=np.int64)
+    else:
+        analyses = [analysis[0][i] for i in new]
+        band_rows, band_mat = analysis[1], analysis[2]
+
+    # Fingerprints: look up every key once; new ones get ids in order of appearance.
+    ids = store.fingerprint_ids_many({k for an in analyses for k in an.keys if k is not None})
+    fresh_rows: list[tuple[int, str, int]] = []
+    for an in analyses:
+        for key, norm, n in zip(an.keys, an.norms, an.words):
+            if key is not None and key not in ids:
+                ids[key] = -1 - len(fresh_rows)
+                fresh_rows.append((key, norm, n))
+    first_id = store.insert_fingerprints(fresh_rows) if fresh_rows else 0
+    for key, _norm, _n in fresh_rows:
+        ids[key] = first_id - 1 - ids[key]
+    fps_of = [[ids[k] if k is not None else None for k in an.keys] for an in analyses]
+
+    # Near duplicates of the new fingerprints: index them, query, verify on the words.
+    fresh = [
+        (first_id + k, norm) for k, (_key, norm, n) in enumerate(fresh_rows) if n >= p.min_words
+    ]
+    edges: list[tuple[int, int, float]] = []
+    if fresh:
+        edges = _match(t, fresh, band_rows, band_mat)
+        store.insert_near(edges)
+
+    # Carrier counts; the stored articles whose verdicts may change.
+    affected = _count_carriers(t, arts, fps_of, edges)
+    affected -= {a.id for a in arts}
+
+    # Judge the new articles (from memory) and the affected stored ones, all at once.
+    docs = [
+        Doc(
+            a,
+            an.segments,
+            fps,
+            [g.kind != "block" and n < p.min_words for g, n in zip(an.segments, an.words)],
+            loose=an.loose,
+        )
+        for a, an, fps in zip(arts, analyses, fps_of)
+    ]
+    memory = {d.article.id: d for d in docs}
+    judged = judge(t, docs + load_docs(t, sorted(affected)), memory)
+    seg_rows: list[tuple[Any, ...]] = []
+    changed: list[tuple[Any, ...]] = []
+    results: dict[str, Result] = {}
+    for j in judged:
+        d = j.doc
+        aid = d.article.id
+        if d.stored is None:
+            for g, fp, f in zip(d.segments, d.fps, j.findings):
+                seg_rows.append(
+                    (
+                        aid,
+                        g.index,
+                        g.kind,
+                        g.start,
+                        g.end,
+                        g.block,
+                        json.dumps(g.parts) if g.parts else None,
+                        fp,
+                        f.verdict,
+                        f.rule,
+                        f.reason,
+                        matched_json(f),
+                    )
+                )
+            results[aid] = t._result(d.article, d.segments, j.findings, "added")
+        else:
+            for g, f, old in zip(d.segments, j.findings, d.stored):
+                row = (f.verdict, f.rule, f.reason, matched_json(f))
+                if row != old:
+                    changed.append((*row, aid, g.index))
+    store.insert_judged_segments(seg_rows)
+    store.update_verdicts(changed)
+
+    # Articles already stored: their verdicts as the store stands now.
+    if known:
+        known_ids = sorted(set(known.values()))
+        again = {j.doc.article.id: j for j in judge(t, load_docs(t, known_ids))}
+    out: list[Result] = []
+    for i, a in enumerate(batch):
+        if i in known:
+            j = again[known[i]]
+            r = t._result(j.doc.article, j.doc.segments, j.findings, "known")
+            out.append(r)
+        else:
+            out.append(results[a.id])
+    return out, len(arts), len(known)
+
+
+def _match(
+    t: Tracker, fresh: list[tuple[int, str]], band_rows: dict[str, int], band_mat: np.ndarray
+) -> list[tuple[int, int, float]]:
+    """Index the new fingerprints and return the verified near-duplicate edges they make."""
+    p = t.params
+    words_of = {i: norm.split(" ") for i, norm in fresh}
+    rows = [band_rows.get(norm, -1) for _, norm in fresh]
+    if all(r >= 0 for r in rows):
+        keys = band_mat[rows]
+    else:
+        keys = np.zeros((len(fresh), p.bands), dtype=np.int64)
+        have = [k for k, r in enumerate(rows) if r >= 0]
+        if have:
+            keys[have] = band_mat[[rows[k] for k in have]]
+        todo = [k for k, r in enumerate(rows) if r < 0]
+        keys[todo] = fingerprint.band_keys_of([words_of[fresh[k][0]] for k in todo], p)
+    items = [i for i, _ in fresh]
+    t.index.add(items, keys)
+    cands = t.index.candidates(keys, p.max_candidates)
+    verifier = fingerprint.Verifier(p)
+    for i, w in words_of.items():
+        verifier.add(i, w)
+    need = sorted({c for cs in cands for c in cs if c not in verifier})
+    if need:
+        for c, (text, _) in t.store.fingerprint_texts_many(need).items():
+            verifier.add(c, text.split(" "))
+    pairs: set[tuple[int, int]] = set()
+    for i, cs in zip(items, cands):
+        for c in cs:
+            if c != i and c in verifier:
+                pairs.add((i, c) if i < c else (c, i))
+    edges = []
+    for a, b in sorted(pairs):
+        sim = verifier.near(a, b)
+        if sim is not None:
+            edges.append((a, b, round(sim, 6)))
+    return edges
+
+
+def _count_carriers(
+    t: Tracker,
+    arts: Sequence[Article],
+    fps_of: Sequence[Sequence[int | None]],
+    edges: Sequence[tuple[int, int, float]],
+) -> set[str]:
+    """Count the new articles on their fingerprints (per outlet: how many, and the earliest);
+    return the stored articles whose verdicts may have changed: a text crossing the
+    boilerplate count in an outlet, an earliest carrier replaced, the earliest carriers of
+    every text the batch touched."""
+    store = t.store
+    k = t.params.min_outlet_articles
+    agg: dict[tuple[int, str], list[Any]] = {}
+    for a, fps in zip(arts, fps_of):
+        key = order_key(iso(a.published), a.id)
+        okey = outlet_key(a.outlet, a.id)
+        for fp in {fp for fp in fps if fp is not None}:
+            cur = agg.get((fp, okey))
+            if cur is None:
+                agg[(fp, okey)] = [1, key, a.id]
+            else:
+                cur[0] += 1
+                if key < cur[1]:
+                    cur[1], cur[2] = key, a.id
+    batch_fps = {fp for fp, _ in agg}
+    existing = store.carriers_many(batch_fps)
+    affected: set[str] = set()
+    crossing: list[tuple[int, str]] = []
+    updates: list[tuple[int, str, int, str, str]] = []
+    merged: dict[int, dict[str, tuple[int, str, str]]] = {
+        fp: {okey: (n, first, fkey) for okey, n, first, fkey in existing.get(fp, ())}
+        for fp in batch_fps
+    }
+    for (fp, okey), (cnt, fkey, first) in agg.items():
+        old = merged[fp].get(okey)
+        if old is None:
+            n = cnt
+        else:
+            n_old, first_old, fkey_old = old
+            n = n_old + cnt
+            if fkey < fkey_old:
+                affected.add(first_old)
+            else:
+                first, fkey = first_old, fkey_old
+            if okey.startswith("=") and n_old < k <= n:
+                crossing.append((fp, okey[1:]))
+        merged[fp][okey] = (n, first, fkey)
+        updates.append((fp, okey, n, first, fkey))
+    updates.sort()
+    store.write_carriers(updates)
+    if crossing:
+        for aids in store.outlet_carriers(crossing).values():
+            affected.update(aids)
+    # The earliest carrier in each outlet may stop being the origin, or become one.
+    extra = {x for a, b, _ in edges for x in (a, b)} - batch_fps
+    rows_extra = store.carriers_many(extra) if extra else {}
+    for fp in sorted(batch_fps | extra):
+        if fp in merged:
+            firsts = [merged[fp][o][1] for o in sorted(merged[fp])]
+        else:
+            firsts = [first for _o, _n, first, _k in rows_extra.get(fp, ())]
+        affected.update(firsts[:MAX_REJUDGE_OUTLETS])
+    return affected
