@@ -6,6 +6,7 @@ stderr. Exit codes: 0 ok, 1 error (bad input, store problems), 2 usage.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import itertools
 import json
@@ -322,7 +323,28 @@ def _write_one(out: TextIO, r: Result, fmt: str) -> None:
     if fmt == "text":
         out.write(r.text.rstrip("\n") + "\n\n")
     else:
-        out.write(json.dumps(r.as_dict(), ensure_ascii=False) + "\n")
+        out.write(_json(r.as_dict()) + "\n")
+
+
+# JSON leaves these raw inside strings: DEL and C1 controls (8-bit CSI), bidi overrides and
+# isolates, line and paragraph separators. Escaped, a JSON line cannot drive a terminal.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# A JSON string (skipped whole) or a bare NaN / infinity token outside strings.
+_NON_FINITE = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)')
+
+
+def _json(obj: Any, **kw: Any) -> str:
+    """Strict JSON for output: NaN and infinities (passed through from the input) become null,
+    as JavaScript writes them, and the characters above are escaped; decoding gives the same
+    strings back."""
+    try:
+        text = json.dumps(obj, ensure_ascii=False, allow_nan=False, **kw)
+    except ValueError:
+        text = _NON_FINITE.sub(
+            lambda m: "null" if m.group(1) else m.group(0),
+            json.dumps(obj, ensure_ascii=False, **kw),
+        )
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -354,7 +376,7 @@ def _write_dir(results: Iterable[Result], outdir: Path, fmt: str) -> None:
             target.write_text(r.text, encoding="utf-8")
         else:
             target.write_text(
-                json.dumps(r.as_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+                _json(r.as_dict(), indent=2) + "\n", encoding="utf-8"
             )
 
 
@@ -391,15 +413,14 @@ def explain(db_path: str, article_id: str, as_json: bool) -> None:
         text = r.article.text
         if as_json:
             click.echo(
-                json.dumps(
+                _json(
                     {
                         "id": r.article.id,
                         "segments": [
                             f.as_dict() | {"text": text[f.start : f.end]} for f in r.findings
                         ],
                         "removed": [c.as_dict() for c in r.removed],
-                    },
-                    ensure_ascii=False,
+                    }
                 )
             )
             return
@@ -446,7 +467,7 @@ def stats(db_path: str, as_json: bool, top: int) -> None:
             else tracker.store.stats(top) | {"params": tracker.params.as_dict()}
         )
     if as_json:
-        click.echo(json.dumps(s, ensure_ascii=False, sort_keys=True))
+        click.echo(_json(s, sort_keys=True))
         return
     click.echo(f"{s['articles']} articles from {len(s['outlets'])} outlets; {s['runs']} runs")
     for o in s["outlets"]:
@@ -486,6 +507,163 @@ def _term(s: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+# -- export command ----------------------------------------------------------------------------
+
+EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "findings": (
+        "article",
+        "outlet",
+        "published",
+        "segment",
+        "kind",
+        "start",
+        "end",
+        "verdict",
+        "rule",
+        "reason",
+        "similarity",
+        "matched_article",
+        "matched_outlet",
+        "text",
+    ),
+    "articles": (
+        "id",
+        "url",
+        "outlet",
+        "published",
+        "title",
+        "source",
+        "characters",
+        "removed_characters",
+        "segments",
+        "boilerplate",
+        "repeat",
+        "reused",
+        "kept",
+    ),
+    "reuse": (
+        "source",
+        "target",
+        "source_outlet",
+        "target_outlet",
+        "source_start",
+        "source_end",
+        "target_start",
+        "target_end",
+        "sentences",
+        "min_similarity",
+        "mean_similarity",
+        "lag_seconds",
+        "order",
+        "chains",
+        "attributions",
+    ),
+}
+"""The columns of each ``dedupe export --what``, in order (CSV header, JSON key order)."""
+
+
+@cli.command()
+@db_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+    help="JSON Lines, or CSV with a header row.",
+)
+@click.option(
+    "--what",
+    type=click.Choice(list(EXPORT_COLUMNS)),
+    default="findings",
+    show_default=True,
+    help="Rows: segment verdicts, articles, or passages reused across articles.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.File("w", encoding="utf-8", lazy=True, atomic=True),
+    default="-",
+    show_default=True,
+    help="Output file (written whole or not at all); - for stdout.",
+)
+def export(db_path: str, fmt: str, what: str, output: TextIO) -> None:
+    """Write what the store knows as rows for pandas, R or a spreadsheet.
+
+    Verdicts are judged against the store as it is now, as for clean.
+
+    \b
+    findings  one row per segment: verdict, rule, reason, best match
+    articles  one row per article: metadata, characters cut, verdict counts
+    reuse     one row per passage one article took from another
+
+    \b
+    Example:
+        dedupe export --db news.db --format csv > findings.csv
+        dedupe export --db news.db --what reuse -o reuse.jsonl
+    """
+    _require_store(db_path)
+    columns = EXPORT_COLUMNS[what]
+    with _open(db_path) as tracker:
+        rows = _export_rows(tracker, what)
+        if fmt == "csv":
+            writer = csv.writer(output, lineterminator="\n")
+            writer.writerow(columns)
+            for row in rows:
+                writer.writerow(
+                    [";".join(v) if isinstance(v, list) else v for v in (row[c] for c in columns)]
+                )
+        else:
+            for row in rows:
+                output.write(json.dumps({c: row[c] for c in columns}, ensure_ascii=False) + "\n")
+
+
+def _export_rows(tracker: Tracker, what: str) -> Iterator[dict[str, Any]]:
+    """The rows of one kind of export, in a stable order (publication date, then id)."""
+    if what == "reuse":
+        for p in tracker.passages():
+            yield p.as_dict()
+        return
+    for r in tracker.results():
+        a = r.article
+        published = a.published.isoformat() if a.published else None
+        if what == "articles":
+            verdicts = {v: 0 for v in ("boilerplate", "repeat", "reused", "kept")}
+            for f in r.findings:
+                verdicts[f.verdict] += 1
+            yield {
+                "id": a.id,
+                "url": a.url,
+                "outlet": a.outlet,
+                "published": published,
+                "title": a.title,
+                "source": a.source,
+                "characters": len(a.text),
+                "removed_characters": sum(c.end - c.start for c in r.removed),
+                "segments": len(r.findings),
+                **verdicts,
+            }
+            continue
+        for i, f in enumerate(r.findings):
+            m = f.matched[0] if f.matched else None
+            yield {
+                "article": a.id,
+                "outlet": a.outlet,
+                "published": published,
+                "segment": i,
+                "kind": f.kind,
+                "start": f.start,
+                "end": f.end,
+                "verdict": f.verdict,
+                "rule": f.rule,
+                "reason": f.reason,
+                "similarity": round(m.similarity, 4) if m else None,
+                "matched_article": m.article if m else None,
+                "matched_outlet": m.outlet if m else None,
+                "text": a.text[f.start : f.end],
+            }
 
 
 def main() -> None:  # pragma: no cover - console entry point

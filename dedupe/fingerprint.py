@@ -113,54 +113,42 @@ def signatures(hash_sets: Sequence[np.ndarray], num_perm: int, seed: int) -> np.
     Equal to ``datasketch.MinHash(num_perm, seed, scheme="affine32")`` updated with the same
     hash values. Works in chunks so memory stays bounded for large batches.
     """
-    a, b = permutations(num_perm, seed)
-    out = np.full((len(hash_sets), num_perm), _EMPTY, dtype=np.uint32)
-    chunk_rows: list[int] = []
-    chunk_len = 0
-    budget = 1 << 15  # shingles per chunk: 32k x 128 x 4 bytes = 16 MB of work space
-
-    def flush(rows: list[int]) -> None:
-        parts = [hash_sets[r] for r in rows if len(hash_sets[r])]
-        nonempty = [r for r in rows if len(hash_sets[r])]
-        if not parts:
-            return
-        hv = _fmix32(np.concatenate(parts).astype(np.uint32, copy=False))
-        phv = hv[:, None] * a[None, :] + b[None, :]
-        offsets = np.cumsum([0] + [len(hash_sets[r]) for r in nonempty[:-1]])
-        out[nonempty] = np.minimum.reduceat(phv, offsets, axis=0)
-
-    with np.errstate(over="ignore"):
-        for r, hs in enumerate(hash_sets):
-            if chunk_len + len(hs) > budget and chunk_rows:
-                flush(chunk_rows)
-                chunk_rows, chunk_len = [], 0
-            chunk_rows.append(r)
-            chunk_len += len(hs)
-        if chunk_rows:
-            flush(chunk_rows)
-    return out
+    lengths = np.fromiter((len(h) for h in hash_sets), dtype=np.int64, count=len(hash_sets))
+    parts = [np.asarray(h, dtype=np.uint32) for h in hash_sets if len(h)]
+    values = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint32)
+    return _signatures_flat(values, lengths, num_perm, seed)
 
 
 def _signatures_flat(values: np.ndarray, lengths: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
-    """:func:`signatures` of sets given as one flat array of hash values and their lengths."""
+    """:func:`signatures` of sets given as one flat array of hash values and their lengths.
+
+    Laid out permutation-major (``num_perm`` x values), so the per-set minimum is a
+    ``minimum.reduceat`` over contiguous runs; the work buffer is reused across chunks."""
     a, b = permutations(num_perm, seed)
     n = len(lengths)
     out = np.full((n, num_perm), _EMPTY, dtype=np.uint32)
+    if n == 0 or not len(values):
+        return out
     ends = np.cumsum(lengths)
     starts = ends - lengths
-    budget = 1 << 15  # hash values per chunk: 32k x 128 x 4 bytes = 16 MB of work space
+    budget = 1 << 15  # hash values per chunk: 128 x 32k x 4 bytes = 16 MB of work space
+    work = np.empty((num_perm, min(budget, len(values))), dtype=np.uint32)
+    col_a, col_b = a[:, None], b[:, None]
     r = 0
     with np.errstate(over="ignore"):
         while r < n:
-            stop = int(np.searchsorted(ends, starts[r] + budget, "right"))
-            stop = max(stop, r + 1)
+            stop = max(int(np.searchsorted(ends, starts[r] + budget, "right")), r + 1)
             rows = np.arange(r, stop)
             rows = rows[lengths[r:stop] > 0]
             if rows.size:
                 lo, hi = int(starts[rows[0]]), int(ends[rows[-1]])
-                hv = _fmix32(values[lo:hi])
-                phv = hv[:, None] * a[None, :] + b[None, :]
-                out[rows] = np.minimum.reduceat(phv, starts[rows] - lo, axis=0)
+                hv = _fmix32(values[lo:hi].astype(np.uint32, copy=False))
+                buf = work[:, : hi - lo] if hi - lo <= work.shape[1] else np.empty(
+                    (num_perm, hi - lo), dtype=np.uint32
+                )
+                np.multiply(col_a, hv[None, :], out=buf)
+                np.add(buf, col_b, out=buf)
+                out[rows] = np.minimum.reduceat(buf, starts[rows] - lo, axis=1).T
             r = stop
     return out
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -103,35 +102,47 @@ def _analyze_task(texts: list[str], params: dict[str, Any]) -> tuple[Any, ...]:
 
 
 class Workers:
-    """A pool of processes doing :func:`analyze` on chunks of a batch."""
+    """A pool of processes doing :func:`analyze` on chunks of a batch.
+
+    The processes are started fresh (``spawn``: nothing of this process, its threads or its
+    open store is inherited) and never import the caller's main script: the task lives in
+    this module, so a script that starts a :class:`~dedupe.tracker.Tracker` at top level,
+    without an ``if __name__ == "__main__"`` guard, works as it does without workers."""
 
     def __init__(self, processes: int) -> None:
         import multiprocessing
+        import sys
+        import types
 
-        methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         self.processes = processes
-        self._pool = ProcessPoolExecutor(max_workers=processes, mp_context=ctx)
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            self._pool = multiprocessing.get_context("spawn").Pool(processes)
+        finally:
+            if main is not None:
+                sys.modules["__main__"] = main
 
     def submit(self, texts: Sequence[str], params: Params) -> Pending:
         chunks = max(1, min(self.processes * 2, len(texts) // 50))
         size = -(-len(texts) // chunks)
         p = params.as_dict()
-        futures = [
-            self._pool.submit(_analyze_task, list(texts[i : i + size]), p)
+        jobs = [
+            self._pool.apply_async(_analyze_task, (list(texts[i : i + size]), p))
             for i in range(0, len(texts), size)
         ]
-        return Pending(futures, params.bands)
+        return Pending(jobs, params.bands)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.terminate()
+        self._pool.join()
 
 
 class Pending:
     """The analysis of one batch, on its way from the workers."""
 
-    def __init__(self, futures: list[Future[Any]], bands: int) -> None:
-        self.futures = futures
+    def __init__(self, jobs: list[Any], bands: int) -> None:
+        self.jobs = jobs
         self.bands = bands
 
     def result(self) -> tuple[list[Analysis], dict[str, int], np.ndarray]:
@@ -139,8 +150,8 @@ class Pending:
         rows: dict[str, int] = {}
         mats: list[np.ndarray] = []
         base = 0
-        for f in self.futures:
-            an, r, keys = f.result()
+        for job in self.jobs:
+            an, r, keys = job.get()
             analyses.extend(an)
             for norm, k in r.items():
                 rows.setdefault(norm, base + k)

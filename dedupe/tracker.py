@@ -12,13 +12,13 @@ import json
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from dedupe import clean, pipeline
 from dedupe.classify import Evidence, classify
-from dedupe.fields import normalize_url
+from dedupe.fields import normalize_url, parse_date
 from dedupe.fingerprint import Params
 from dedupe.index import SqliteIndex
 from dedupe.model import Article, Finding, Result, Segment
@@ -42,6 +42,18 @@ def _version() -> str:
     from dedupe import __version__
 
     return __version__
+
+
+def _dated(a: Article) -> Article:
+    """The article with its date checked as the readers check dates (a naive one read as UTC):
+    an absurd date (year 1, the Unix epoch) would make it the origin of all it shares."""
+    try:
+        d = parse_date(a.published)
+    except ValueError as e:
+        raise ValueError(f"article {a.id}: {e}") from None
+    if a.published is not None and a.published.utcoffset() is not None:
+        return a
+    return replace(a, published=d)
 
 
 @dataclass
@@ -240,12 +252,14 @@ class Tracker:
         on_commit: Callable[[], None] | None = None,
         analysis: Any = None,
     ) -> list[Result]:
-        for a in batch:
+        for i, a in enumerate(batch):
             if len(a.text) > MAX_ARTICLE_CHARS:
                 raise ValueError(
                     f"article {a.id}: text is {len(a.text)} characters, over the limit of"
                     f" {MAX_ARTICLE_CHARS}"
                 )
+            if a.published is not None:
+                batch[i] = _dated(a)
         if analysis is None and len(batch) >= pipeline.POOL_MIN_BATCH:
             workers = self._pool()
             if workers is not None:

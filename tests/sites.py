@@ -4,6 +4,7 @@ an extractor keeps, a wire story both outlets run, and an item repeated word for
 from __future__ import annotations
 
 import html
+import io
 
 #: A closing paragraph inside every article body of outlet A: extractors keep it, recurrence
 #: across the outlet's pages must remove it.
@@ -109,3 +110,30 @@ def page(
 <footer><p>Copyright 2024 {html.escape(name)}. All rights reserved.</p></footer>
 </body></html>
 """
+
+
+def warc(records: list[tuple[str, str, bytes, str, str]], *, gzip: bool = True) -> bytes:
+    """A WARC built in memory with warcio; each record is (type, URI, body, content type,
+    HTTP status). Request records get a bare GET; other types keep the body as is."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    buf = io.BytesIO()
+    writer = WARCWriter(buf, gzip=gzip)
+    for rec_type, uri, body, ctype, status in records:
+        if rec_type == "response":
+            headers = StatusAndHeaders(status, [("Content-Type", ctype)], protocol="HTTP/1.1")
+            rec = writer.create_warc_record(
+                uri, "response", payload=io.BytesIO(body), http_headers=headers
+            )
+        elif rec_type == "request":
+            headers = StatusAndHeaders("GET / HTTP/1.1", [("Host", "x")], is_http_request=True)
+            rec = writer.create_warc_record(
+                uri, "request", payload=io.BytesIO(b""), http_headers=headers
+            )
+        else:
+            rec = writer.create_warc_record(
+                uri, rec_type, payload=io.BytesIO(body), warc_content_type=ctype
+            )
+        writer.write_record(rec)
+    return buf.getvalue()

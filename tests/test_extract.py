@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sites import FURNITURE, STORIES, page
+from sites import FURNITURE, STORIES, page, warc
 
 from dedupe import Tracker
 from dedupe.cli import cli
@@ -130,31 +130,6 @@ def test_furniture_the_extractor_keeps_goes_by_recurrence(tmp_path: Path) -> Non
 
 warcio = pytest.importorskip("warcio", reason="WARC input needs the warc extra (warcio)")
 from warcio.archiveiterator import ArchiveIterator  # noqa: E402
-from warcio.statusandheaders import StatusAndHeaders  # noqa: E402
-from warcio.warcwriter import WARCWriter  # noqa: E402
-
-
-def warc(records: list[tuple[str, str, bytes, str, str]], *, gzip: bool = True) -> bytes:
-    """A WARC in memory; each record is (type, uri, body, content type, HTTP status)."""
-    buf = io.BytesIO()
-    writer = WARCWriter(buf, gzip=gzip)
-    for rec_type, uri, body, ctype, status in records:
-        if rec_type == "response":
-            headers = StatusAndHeaders(status, [("Content-Type", ctype)], protocol="HTTP/1.1")
-            rec = writer.create_warc_record(
-                uri, "response", payload=io.BytesIO(body), http_headers=headers
-            )
-        elif rec_type == "request":
-            headers = StatusAndHeaders("GET / HTTP/1.1", [("Host", "x")], is_http_request=True)
-            rec = writer.create_warc_record(
-                uri, "request", payload=io.BytesIO(b""), http_headers=headers
-            )
-        else:
-            rec = writer.create_warc_record(
-                uri, rec_type, payload=io.BytesIO(body), warc_content_type=ctype
-            )
-        writer.write_record(rec)
-    return buf.getvalue()
 
 
 def crawl() -> bytes:
