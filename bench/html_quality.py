@@ -1,5 +1,9 @@
-"""Text quality of HTML input against hand-cleaned gold text: extraction alone, then extraction
-followed by dedupe's cleaning (furniture that recurs across an outlet's pages stripped).
+"""Text quality of HTML input against hand-cleaned gold text, with and without dedupe's cleaning
+(furniture that recurs across an outlet's pages, repeats and known widgets stripped).
+
+Four conditions: ``extraction`` (trafilatura through dedupe's HTML reader), the same cleaned
+by dedupe, and, to show what cross-page recurrence alone does, ``page text`` (every text block
+of the page, navigation and footers included, no extractor) and the same cleaned by dedupe.
 
 usage: python bench/html_quality.py [DATA_DIR] [--json]
 
@@ -16,6 +20,7 @@ gold text: per portal and over all pages (micro: summed over pages). Needs the h
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gzip
 import html
 import json
@@ -33,6 +38,10 @@ from dedupe.readers import BadRecord, Skipped, read_inputs
 DEFAULT_DATA = Path("/work/shared/data/cleanportaleval")
 _TOKEN = re.compile(r"\w+")
 _MARKER = re.compile(r"^\s*<[phl]>\s*", re.M)
+_BLOCKS = frozenset(
+    "address article aside blockquote br dd div dl dt footer form h1 h2 h3 h4 h5 h6 header"
+    " li main nav ol p pre section table td th title tr ul".split()
+)
 
 
 def tokens(text: str) -> Counter[str]:
@@ -96,6 +105,48 @@ def read_pages(data: Path, urls: dict[str, str]) -> tuple[list[Article], list[st
         return out, notes
 
 
+def page_text(raw: bytes) -> str:
+    """Every text block of a page, one per line: what a scraper without an extractor gets."""
+    import lxml.html  # comes with the html extra
+
+    from dedupe.extract import decode_html
+
+    tree = lxml.html.fromstring(decode_html(raw))
+    for el in tree.xpath("//script|//style|//noscript"):
+        el.drop_tree()
+    lines: list[str] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        if current:
+            lines.append(" ".join(" ".join(current).split()))
+            current.clear()
+
+    def walk(el: lxml.html.HtmlElement) -> None:
+        block = isinstance(el.tag, str) and el.tag.lower() in _BLOCKS
+        if block:
+            flush()
+        if isinstance(el.tag, str) and el.text and el.text.strip():
+            current.append(el.text)
+        for child in el:
+            walk(child)
+            if child.tail and child.tail.strip():
+                current.append(child.tail)
+        if block:
+            flush()
+
+    walk(tree)
+    flush()
+    return "\n".join(line for line in lines if line)
+
+
+def cleaned(articles: list[Article]) -> dict[str, str]:
+    """Each article's text after dedupe, judged against all the others."""
+    with Tracker(":memory:") as tracker:
+        tracker.add_many(articles)
+        return {r.article.id: r.text for r in tracker.results()}
+
+
 def score(
     texts: dict[str, str], truth: dict[str, Counter[str]], ids: Iterable[str]
 ) -> dict[str, dict[str, float | int]]:
@@ -127,28 +178,33 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     articles, notes = read_pages(args.data, urls)
     t1 = time.perf_counter()
-    extracted = {a.id: a.text for a in articles}
-    with Tracker(":memory:") as tracker:
-        tracker.add_many(articles)
-        cleaned = {r.article.id: r.text for r in tracker.results()}
+    raw = [
+        dataclasses.replace(
+            a,
+            text=page_text(gzip.decompress((args.data / "input" / f"{a.id}.html.gz").read_bytes())),
+        )
+        for a in articles
+    ]
     t2 = time.perf_counter()
-
     results = {
-        "extraction": score(extracted, truth, truth),
-        "extraction+dedupe": score(cleaned, truth, truth),
+        "page text": score({a.id: a.text for a in raw}, truth, truth),
+        "page text+dedupe": score(cleaned(raw), truth, truth),
+        "extraction": score({a.id: a.text for a in articles}, truth, truth),
+        "extraction+dedupe": score(cleaned(articles), truth, truth),
     }
+    t3 = time.perf_counter()
     for note in notes:
         print(f"left out: {note}", file=sys.stderr)
     print(
-        f"{len(articles)} of {len(truth)} pages extracted in {t1 - t0:.1f}s, cleaned in"
-        f" {t2 - t1:.1f}s",
+        f"{len(articles)} of {len(truth)} pages extracted in {t1 - t0:.1f}s; both kinds of text"
+        f" cleaned and scored in {t3 - t2:.1f}s",
         file=sys.stderr,
     )
     if args.json:
         print(json.dumps(results, indent=2, sort_keys=True))
         return 0
     print(f"{'portal':<20} {'pages':>5}  {'condition':<18} {'P':>6} {'R':>6} {'F1':>6}")
-    for name in results["extraction"]:
+    for name in results["page text"]:
         for condition, table in results.items():
             s = table[name]
             print(

@@ -105,17 +105,20 @@ def _pitch_start(blocks: list[str], hits: list[bool]) -> int | None:
     return None
 
 
-def classify(
-    article_id: str,
-    outlet: str | None,
-    published: str | None,
-    text: str,
-    segments: Sequence[Segment],
-    evidence: Sequence[Evidence],
-    min_outlet_articles: int = 3,
-) -> list[Finding]:
-    """One finding per segment, in segment order."""
-    me = order_key(published, article_id)
+@dataclass(frozen=True)
+class TextFacts:
+    """What an article's text alone says about its segments, whatever the corpus holds: the
+    lexicon hit of each segment, each block's position, and where a trailing pitch starts.
+    Pure, so it can be computed ahead (in another process) and passed to :func:`classify`."""
+
+    lex: tuple[lexicon.Hit | None, ...]
+    block_pos: dict[int, int]
+    pitch: int | None
+    pitch_opener: str
+
+
+def text_facts(text: str, segments: Sequence[Segment]) -> TextFacts:
+    """The :class:`TextFacts` of an article's segments."""
     seg_texts = [g.text_of(text) for g in segments]
     # Blocks, for the pitch rule.
     block_ids = sorted({g.block for g in segments})
@@ -133,6 +136,26 @@ def classify(
             block_hit[i] = h is not None
     pitch = _pitch_start(block_text, block_hit)
     pitch_opener = block_text[pitch] if pitch is not None else ""
+    return TextFacts(tuple(lex), block_pos, pitch, pitch_opener)
+
+
+def classify(
+    article_id: str,
+    outlet: str | None,
+    published: str | None,
+    text: str,
+    segments: Sequence[Segment],
+    evidence: Sequence[Evidence],
+    min_outlet_articles: int = 3,
+    facts: TextFacts | None = None,
+) -> list[Finding]:
+    """One finding per segment, in segment order. ``facts``: :func:`text_facts` of the text
+    and segments, if it was computed ahead."""
+    me = order_key(published, article_id)
+    seg_texts = [g.text_of(text) for g in segments]
+    if facts is None:
+        facts = text_facts(text, segments)
+    lex, block_pos, pitch, pitch_opener = facts.lex, facts.block_pos, facts.pitch, facts.pitch_opener
 
     findings: list[Finding] = []
     for g, t, hit, ev in zip(segments, seg_texts, lex, evidence):

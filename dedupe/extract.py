@@ -31,10 +31,7 @@ _PRESCAN = 4096
 _META_CHARSET = re.compile(
     rb"""<meta[^>]{0,300}?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""", re.I
 )
-_HTML_START = re.compile(
-    rb"^\s*(?:<\?xml[^>]{0,200}>\s*)?(?:<!--.{0,2000}?-->\s*)*<(?:!doctype\s+html|html)",
-    re.I | re.S,
-)
+_HTML_MARKS = (b"<!doctype html", b"<html")
 # htmldate options: the time of day when the page gives one (it orders copies within a day),
 # and no guessing from free text, which reads "Copyright 2024" as a publication date.
 _DATE_PARAMS = {
@@ -97,8 +94,9 @@ def media_type(content_type: str | None) -> tuple[str | None, str | None]:
 
 
 def looks_like_html(data: bytes) -> bool:
-    """Whether bytes start like an HTML document (for payloads that name no media type)."""
-    return bool(_HTML_START.match(data[:_PRESCAN]))
+    """Whether bytes open like an HTML document (for payloads that name no media type)."""
+    head = data[:_PRESCAN].lower()
+    return any(mark in head for mark in _HTML_MARKS)
 
 
 def decode_html(data: bytes, declared: str | None = None) -> str | bytes:
@@ -154,7 +152,8 @@ def page_record(
     ``text``, ``title``, ``published`` (the page's date, with the time when it gives one) and
     ``url`` (``url`` if given, else the page's canonical URL) map onto the article;
     ``site_name``, ``author``, ``description``, ``language``, ``categories``, ``tags`` and
-    ``canonical_url`` (when it differs from ``url``) are kept beside it. Raises :class:`MissingExtra` without trafilatura.
+    ``canonical_url`` (when it differs from ``url``) are kept beside it. Raises
+    :class:`MissingExtra` without trafilatura.
     """
     trafilatura = _trafilatura()
     content = decode_html(html, charset) if isinstance(html, bytes) else html

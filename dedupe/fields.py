@@ -230,10 +230,6 @@ def parse_date(value: Any) -> dt.datetime | None:
         ) from None
     if not _MIN_YEAR <= d.year <= _MAX_YEAR:
         raise ValueError(f"absurd date {_show(value)} (before {_MIN_YEAR} or after {_MAX_YEAR})")
-    if d == _EPOCH:
-        # 0 where a scraper had no date: taken at its word it would be the earliest of all
-        # and make the article the origin of every text it shares.
-        raise ValueError(f"absurd date {_show(value)} (the Unix epoch: a placeholder, not a date)")
     return d
 
 
@@ -241,8 +237,6 @@ def _from_epoch(x: float) -> dt.datetime:
     """Epoch seconds, or milliseconds when the number is too large to be seconds."""
     if not math.isfinite(x):
         raise ValueError(f"not a date: {x!r}")
-    if x <= 0:
-        raise ValueError(f"absurd date {x!r} (a timestamp at or before the Unix epoch)")
     try:
         if abs(x) > 1e11:
             return _EPOCH + dt.timedelta(milliseconds=x)

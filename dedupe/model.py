@@ -15,8 +15,9 @@ SegmentKind = Literal["block", "sentence", "fragment"]
 VERDICTS: tuple[str, ...] = ("boilerplate", "repeat", "reused", "kept")
 
 
-#: Dates scrapers write when they have none: they order nothing.
-PLACEHOLDER_DAYS = ("1970-01-01", "1900-01-01")
+#: Dates scrapers write when they have none: they order nothing. The Unix epoch written in a
+#: zone east of UTC ("1970-01-01T00:00:00+02:00", a timestamp of 0 or -1) is 1969-12-31 in UTC.
+PLACEHOLDER_DAYS = ("1970-01-01", "1969-12-31", "1900-01-01")
 
 
 def implausible_date(published: str | None) -> str | None:

@@ -15,9 +15,11 @@ in input order, so the output never depends on how the work was shared.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +27,7 @@ import numpy as np
 import xxhash
 
 from dedupe import fingerprint
-from dedupe.classify import Evidence, Peer, refine
+from dedupe.classify import Evidence, Peer, TextFacts, refine, text_facts
 from dedupe.fields import normalize_url
 from dedupe.fingerprint import Params
 from dedupe.model import Article, Finding, Match, Result, Segment, order_key, outlet_key
@@ -37,8 +39,23 @@ if TYPE_CHECKING:
 
 #: Outlets whose earliest carrier of a changed text is re-judged at most.
 MAX_REJUDGE_OUTLETS = 20
+#: Earlier segments of the same article named as evidence of a repeat at most (the earliest).
+MAX_INTERNAL = 5
 #: Smallest batch whose text work goes to the worker processes (smaller ones stay here).
 POOL_MIN_BATCH = 200
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a batch builds many small objects that stay
+    alive (none of them in cycles): its passes over them cost more than the batch itself."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 # -- text work (pure; runs in worker processes for large batches) ---------------------------
@@ -54,6 +71,7 @@ class Analysis:
     words: list[int]
     keys: list[int | None]
     loose: dict[int, list[tuple[int, float]]]
+    facts: TextFacts
 
 
 def analyze_one(text: str, params: Params) -> tuple[Analysis, list[list[str]]]:
@@ -71,7 +89,7 @@ def analyze_one(text: str, params: Params) -> tuple[Analysis, list[list[str]]]:
         keys.append(fingerprint.exact_key(norm) if words else None)
         words_of.append(words)
     loose = fingerprint.rephrased(words_of, params)
-    return Analysis(segs, norms, counts, keys, loose), words_of
+    return Analysis(segs, norms, counts, keys, loose, text_facts(text, segs)), words_of
 
 
 def analyze(
@@ -98,7 +116,8 @@ def analyze(
 
 
 def _analyze_task(texts: list[str], params: dict[str, Any]) -> tuple[Any, ...]:
-    return analyze(texts, Params(**params))
+    with gc_paused():
+        return analyze(texts, Params(**params))
 
 
 class Workers:
@@ -170,6 +189,30 @@ def default_workers() -> int:
     return min(2, n) if n > 1 else 0
 
 
+class TextCache:
+    """The text work of recently judged articles (their text never changes), by article id:
+    an article that new ones keep touching (the first carrier of a line) is judged again
+    without redoing it. Least recently used entries go first."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        from collections import OrderedDict
+
+        self.size = size
+        self._d: OrderedDict[str, Any] = OrderedDict()
+
+    def get(self, key: str) -> Any:
+        v = self._d.get(key)
+        if v is not None:
+            self._d.move_to_end(key)
+        return v
+
+    def put(self, key: str, value: Any) -> None:
+        self._d[key] = value
+        self._d.move_to_end(key)
+        while len(self._d) > self.size:
+            self._d.popitem(last=False)
+
+
 # -- evidence (pure) ------------------------------------------------------------------------
 
 
@@ -186,6 +229,45 @@ def groups_of(
     return group
 
 
+_NO_EVIDENCE = Evidence()
+
+
+def _peers(
+    article_id: str | None, g: dict[int, float], rows: dict[int, list[tuple[str, int, str, str]]]
+) -> tuple[Peer, ...]:
+    """The earliest carrier in each outlet of a text or its near copies, this article left out."""
+    earliest: dict[str, tuple[str, str, float, int]] = {}
+    for other, sim in g.items():
+        for okey, _n, first, fkey in rows.get(other, ()):
+            if first == article_id:
+                continue
+            cur = earliest.get(okey)
+            if cur is None or fkey < cur[0]:
+                earliest[okey] = (fkey, first, sim, other)
+    peers = []
+    for okey in sorted(earliest):
+        fkey, first, sim, _other = earliest[okey]
+        published = fkey[1:].split("|", 1)[0] if fkey.startswith("0") else None
+        outlet = okey[1:] if okey.startswith("=") else None
+        peers.append(Peer(first, outlet, published, -1, -1, sim))
+    return tuple(peers)
+
+
+def _shared(
+    g: dict[int, float], rows: dict[int, list[tuple[str, int, str, str]]]
+) -> tuple[tuple[tuple[str, int], ...], frozenset[str], tuple[Peer, ...]]:
+    """What does not depend on the article asking: the carrier counts per known outlet, the
+    earliest carriers (whose own evidence differs) and the peers of everyone else."""
+    counts: dict[str, int] = {}
+    firsts: set[str] = set()
+    for other in g:
+        for okey, n, first, _fkey in rows.get(other, ()):
+            counts[okey] = counts.get(okey, 0) + n
+            firsts.add(first)
+    known_counts = tuple((o[1:], n) for o, n in sorted(counts.items()) if o.startswith("="))
+    return known_counts, frozenset(firsts), _peers(None, g, rows)
+
+
 def evidence_of(
     article_id: str,
     fps: Sequence[int | None],
@@ -193,41 +275,39 @@ def evidence_of(
     loose: dict[int, list[tuple[int, float]]],
     group: dict[int, dict[int, float]],
     rows: dict[int, list[tuple[str, int, str, str]]],
+    memo: dict[int, Any] | None = None,
 ) -> list[Evidence]:
     """What the store knows about each segment of an article: its fingerprints (``fps``), the
-    near groups of the store, and the carrier rows of every group member."""
+    near groups of the store, and the carrier rows of every group member. ``memo``: shared
+    by the articles judged together (what does not depend on the article is computed once)."""
+    if memo is None:
+        memo = {}
+    occurs: dict[int, list[int]] = {}
+    for j, fp in enumerate(fps):
+        if fp is not None and not short[j]:
+            occurs.setdefault(fp, []).append(j)
     evidence: list[Evidence] = []
     for k, fp in enumerate(fps):
         if fp is None:
-            evidence.append(Evidence())
+            evidence.append(_NO_EVIDENCE)
             continue
-        counts: dict[str, int] = {}
-        earliest: dict[str, tuple[str, str, float, int]] = {}
         g = group[fp]
+        shared = memo.get(fp)
+        if shared is None:
+            shared = memo[fp] = _shared(g, rows)
+        known_counts, firsts, peers = shared
+        if article_id in firsts:
+            peers = _peers(article_id, g, rows)
+        # Earlier segments of this article with the same or a near text, then rephrasings.
+        same: dict[int, float] = {}
         for other, sim in g.items():
-            for okey, n, first, fkey in rows.get(other, ()):
-                counts[okey] = counts.get(okey, 0) + n
-                if first == article_id:
-                    continue
-                cur = earliest.get(okey)
-                if cur is None or fkey < cur[0]:
-                    earliest[okey] = (fkey, first, sim, other)
-        peers = []
-        for okey in sorted(earliest):
-            fkey, first, sim, _other = earliest[okey]
-            published = fkey[1:].split("|", 1)[0] if fkey.startswith("0") else None
-            outlet = okey[1:] if okey.startswith("=") else None
-            peers.append(Peer(first, outlet, published, -1, -1, sim))
-        same = {
-            j: g[fps[j]]  # type: ignore[index]
-            for j in range(k)
-            if fps[j] is not None and fps[j] in g and not short[j]
-        }
+            for j in occurs.get(other, ()):
+                if j < k:
+                    same[j] = sim
         for j, ratio in loose.get(k, []):
             same.setdefault(j, ratio)
         internal = tuple(sorted(same.items()))
-        known_counts = tuple((o[1:], n) for o, n in sorted(counts.items()) if o.startswith("="))
-        evidence.append(Evidence(tuple(peers), known_counts, internal, short[k]))
+        evidence.append(Evidence(peers, known_counts, internal, short[k]))
     return evidence
 
 
@@ -244,7 +324,7 @@ class Doc:
     fps: list[int | None]
     short: list[bool]
     loose: dict[int, list[tuple[int, float]]] | None = None
-    words: list[list[str]] | None = None
+    facts: TextFacts | None = None
     stored: list[tuple[str, str, str, str]] | None = None
 
 
@@ -298,18 +378,26 @@ def evidence_many(
     present = sorted({fp for d in docs for fp in d.fps if fp is not None})
     group = groups_of(present, store.neighbors_many(present))
     rows = store.carriers_many({x for g in group.values() for x in g})
-    # Words for the rephrased-repeat test of articles that come without it.
-    need = {
-        fp for d in docs if d.loose is None and d.words is None for fp in d.fps if fp is not None
-    }
+    # The text work of stored articles: from the cache, else done again (the rephrased-repeat
+    # test needs the words of each segment).
+    cache = t._text_cache
+    for d in docs:
+        if d.loose is None or d.facts is None:
+            hit = cache.get(d.article.id)
+            if hit is not None:
+                d.loose, d.facts = hit
+    need = {fp for d in docs if d.loose is None for fp in d.fps if fp is not None}
     texts = store.fingerprint_texts_many(need) if need else {}
     out: list[list[Evidence]] = []
+    memo: dict[int, Any] = {}
     for d in docs:
-        loose = d.loose
-        if loose is None:
-            words = d.words or [texts[fp][0].split(" ") if fp is not None else [] for fp in d.fps]
-            loose = fingerprint.rephrased(words, t.params)
-        out.append(evidence_of(d.article.id, d.fps, d.short, loose, group, rows))
+        if d.loose is None:
+            words = [texts[fp][0].split(" ") if fp is not None else [] for fp in d.fps]
+            d.loose = fingerprint.rephrased(words, t.params)
+        if d.facts is None:
+            d.facts = text_facts(d.article.text, d.segments)
+        cache.put(d.article.id, (d.loose, d.facts))
+        out.append(evidence_of(d.article.id, d.fps, d.short, d.loose, group, rows, memo))
     return out, group
 
 
@@ -319,7 +407,7 @@ def judge(t: Tracker, docs: Sequence[Doc], memory: dict[str, Doc] | None = None)
     evs, group = evidence_many(t, docs)
     out: list[Judged] = []
     for d, ev in zip(docs, evs):
-        findings = t._classify(d.article, d.segments, ev)
+        findings = t._classify(d.article, d.segments, ev, d.facts)
         groups = {fp: sorted(group[fp]) for fp in {fp for fp in d.fps if fp is not None}}
         out.append(Judged(d, findings, groups))
     _locate_all(t, out, memory or {})
@@ -384,8 +472,11 @@ def matched_json(f: Finding) -> str:
 # -- ingest ------------------------------------------------------------------------------------
 
 
-def content_hash(text: str) -> int:
-    return xxhash.xxh64_intdigest(text.encode("utf-8", "surrogatepass")) - (1 << 63)
+def content_hash(text: str, outlet: str | None = None) -> int:
+    """Key of "the same article": the same text from the same outlet (or both unknown). The
+    same text from another outlet is syndication, which provenance must see, so it counts."""
+    data = (outlet or "").encode("utf-8", "surrogatepass") + b"\0" + text.encode("utf-8", "surrogatepass")
+    return xxhash.xxh64_intdigest(data) - (1 << 63)
 
 
 def ingest(
@@ -402,7 +493,7 @@ def ingest(
 
     # Articles: which are already stored (same id, URL or text), which are new.
     url_ns = [normalize_url(a.url) if a.url else None for a in batch]
-    chashes = [content_hash(a.text) for a in batch]
+    chashes = [content_hash(a.text, a.outlet) for a in batch]
     found, by_url, by_hash = store.known_many(
         [a.id for a in batch], [u for u in url_ns if u], chashes
     )
@@ -475,6 +566,7 @@ def ingest(
             fps,
             [g.kind != "block" and n < p.min_words for g, n in zip(an.segments, an.words)],
             loose=an.loose,
+            facts=an.facts,
         )
         for a, an, fps in zip(arts, analyses, fps_of)
     ]

@@ -41,6 +41,9 @@ _LOOKBACK = 24
 MAX_INTERRUPTION = 200
 #: Shortest block (in characters) taken for the first half of a sentence split by a page break.
 MIN_SPLIT_BLOCK = 60
+#: Longest sentence or block segment, in characters: longer runs (text without punctuation)
+#: are cut into chunks at white space, so the work per segment stays bounded.
+MAX_SEGMENT_CHARS = 2000
 _LIST_MARKS = ("- ", "* ", "• ", "#")
 
 
@@ -128,6 +131,36 @@ def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
         s = nxt
     if end > s:
         out.append((s, end))
+    return _capped(text, out)
+
+
+def _capped(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans longer than MAX_SEGMENT_CHARS cut into chunks at most that long, each ending at
+    white space where the window holds any (else cut hard), so text without punctuation
+    still gives segments of bounded size."""
+    if all(e - s <= MAX_SEGMENT_CHARS for s, e in spans):
+        return spans
+    out: list[tuple[int, int]] = []
+    for s, e in spans:
+        while e - s > MAX_SEGMENT_CHARS:
+            cut = s + MAX_SEGMENT_CHARS
+            i = cut
+            while i > s and not text[i].isspace():
+                i -= 1
+            if i > s:  # end the chunk before the white space, start the next after it
+                j = i
+                while j > s and text[j - 1].isspace():
+                    j -= 1
+                nxt = i
+                while nxt < e and text[nxt].isspace():
+                    nxt += 1
+                out.append((s, j))
+                s = nxt
+            else:
+                out.append((s, cut))
+                s = cut
+        if e > s:
+            out.append((s, e))
     return out
 
 

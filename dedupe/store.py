@@ -185,9 +185,7 @@ def m004_views(db: sqlite_utils.Database) -> None:
     a label for fingerprints, views answering the common questions, full-text search."""
     # Datasette labels foreign-key links with a column named "title" (articles have one):
     # a virtual generated column costs no space and shows a fingerprint by its text.
-    db.execute(
-        "ALTER TABLE fingerprints ADD COLUMN title TEXT GENERATED ALWAYS AS (text) VIRTUAL"
-    )
+    db.execute("ALTER TABLE fingerprints ADD COLUMN title TEXT GENERATED ALWAYS AS (text) VIRTUAL")
     # The views read verdicts as last stored (kept current for every article a later one
     # affects). Cross-outlet reuse, by the outlet copied from (the earliest match) and to:
     db.execute(

@@ -8,6 +8,7 @@ boilerplate or make it the origin of a reused passage.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 from collections import deque
@@ -17,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from dedupe import clean, pipeline
-from dedupe.classify import Evidence, classify
-from dedupe.fields import normalize_url, parse_date
+from dedupe.classify import Evidence, TextFacts, classify
+from dedupe.fields import normalize_url
 from dedupe.fingerprint import Params
 from dedupe.index import SqliteIndex
 from dedupe.model import Article, Finding, Result, Segment
@@ -45,15 +46,12 @@ def _version() -> str:
 
 
 def _dated(a: Article) -> Article:
-    """The article with its date checked as the readers check dates (a naive one read as UTC):
-    an absurd date (year 1, the Unix epoch) would make it the origin of all it shares."""
-    try:
-        d = parse_date(a.published)
-    except ValueError as e:
-        raise ValueError(f"article {a.id}: {e}") from None
-    if a.published is not None and a.published.utcoffset() is not None:
+    """The article with a naive date read as UTC, as the readers read one: converted with the
+    machine's own time zone it would order articles differently from one machine to the next.
+    (Placeholder and implausible dates are kept; they order nothing, see ``order_key``.)"""
+    if a.published is None or a.published.utcoffset() is not None:
         return a
-    return replace(a, published=d)
+    return replace(a, published=a.published.replace(tzinfo=dt.timezone.utc))
 
 
 @dataclass
@@ -100,6 +98,7 @@ class Tracker:
         self.strip_reused = strip_reused
         self.workers = pipeline.default_workers() if workers is None else max(0, workers)
         self._workers: pipeline.Workers | None = None
+        self._text_cache = pipeline.TextCache()
         self._lock = threading.RLock()
         self._run: int | None = None
         self._run_counts = [0, 0, 0]
@@ -264,7 +263,7 @@ class Tracker:
             workers = self._pool()
             if workers is not None:
                 analysis = workers.submit([a.text for a in batch], self.params).result()
-        with self._lock, self.store.transaction():
+        with self._lock, self.store.transaction(), pipeline.gc_paused():
             out, added, known_n = pipeline.ingest(self, batch, analysis)
             self._run_counts[0] += added
             self._run_counts[1] += known_n
@@ -297,7 +296,13 @@ class Tracker:
             self._groups, self._fps, self._short = j.groups, j.doc.fps, j.doc.short
             return j.doc.article, j.findings, j.doc.segments
 
-    def _classify(self, article: Article, segs: list[Segment], ev: list[Evidence]) -> list[Finding]:
+    def _classify(
+        self,
+        article: Article,
+        segs: list[Segment],
+        ev: list[Evidence],
+        facts: TextFacts | None = None,
+    ) -> list[Finding]:
         """The verdicts of one article's segments, given their evidence."""
         return classify(
             article.id,
@@ -307,6 +312,7 @@ class Tracker:
             segs,
             ev,
             self.params.min_outlet_articles,
+            facts=facts,
         )
 
     def _stripped(self) -> frozenset[str]:
@@ -343,7 +349,7 @@ class Tracker:
             yield from self._results_of(chunk)
 
     def _results_of(self, ids: Sequence[str]) -> list[Result]:
-        with self._lock:
+        with self._lock, pipeline.gc_paused():
             return [
                 self._result(j.doc.article, j.doc.segments, j.findings, "added")
                 for j in pipeline.judge(self, pipeline.load_docs(self, ids))

@@ -151,7 +151,12 @@ def no_extras(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("no_extras")
 @pytest.mark.parametrize(
     ("name", "extra"),
-    [("page.html", "html"), ("page.htm", "html"), ("crawl.warc", "warc"), ("crawl.warc.gz", "warc")],
+    [
+        ("page.html", "html"),
+        ("page.htm", "html"),
+        ("crawl.warc", "warc"),
+        ("crawl.warc.gz", "warc"),
+    ],
 )
 def test_html_and_warc_need_the_extra(tmp_path: Path, name: str, extra: str) -> None:
     p = tmp_path / name

@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedupe.segment import blocks, normalize, segment, sentences, tokens
+from dedupe.segment import MAX_SEGMENT_CHARS, blocks, normalize, segment, sentences, tokens
 
 
 def sents(text: str) -> list[str]:
@@ -91,7 +91,9 @@ def test_cjk_characters_are_tokens():
 
 def test_linear_inputs_finish():
     big = "a" * 1_000_000
-    assert segment(big)[0].end == 1_000_000
+    chunks = segment(big)  # no white space: cut hard at the segment cap
+    assert chunks[-1].end == 1_000_000
+    assert {g.end - g.start for g in chunks} == {MAX_SEGMENT_CHARS}
     dots = ". " * 100_000
     assert len(segment(dots)) >= 1
 

@@ -63,7 +63,7 @@ def test_same_article_twice_changes_nothing(articles, tmp_path):
     with Tracker(db) as t:
         t.add_many(articles)
         before = dump(t.results())
-        again = t.add_many(articles + [Article("other-id", articles[0].text)])
+        again = t.add_many(articles + [Article("other-id", articles[0].text, outlet=articles[0].outlet)])
         assert {r.status for r in again} == {"known"}
         assert dump(t.results()) == before
         assert t.store.count_articles() == len(articles)
@@ -155,3 +155,16 @@ def test_cleaned_text_plus_cuts_rebuild_every_article(texts, strip):
             pieces = [(c, a.text[c.start : c.end]) for c in r.removed]
             assert restore(r.text, pieces) == a.text
             assert "Submit" not in r.text.split("\n")
+
+
+def test_identical_text_from_another_outlet_is_syndication_not_the_same_article():
+    text = WIRE + "\n\nThe agency said more buses would arrive on Tuesday from the capital."
+    wire = Article("w1", text, url="https://wire.example/1", outlet="wire.example", published=day(1))
+    copy = Article("p1", text, url="https://paper.example/9", outlet="paper.example", published=day(2))
+    rescrape = Article("w1-again", text, url="https://wire.example/1?utm_source=x", outlet="wire.example")
+    same_text = Article("w2", text, outlet="wire.example")
+    with Tracker(":memory:") as t:
+        statuses = [r.status for r in t.add_many([copy, wire, rescrape, same_text])]
+        assert statuses == ["added", "added", "known", "known"]
+        assert {f.verdict for f in t.result("p1").findings} == {"reused"}
+        assert {f.rule for f in t.result("w1").findings} == {"reuse-origin"}
