@@ -162,6 +162,19 @@ def band_keys_of(word_lists: Sequence[Sequence[str]], params: Params) -> np.ndar
     """LSH band keys (``len(word_lists)`` x ``params.bands``) of many segments' words: equal to
     ``band_keys(signatures([shingle_hashes(w, ngram) for w in word_lists], ...), ...)``, with
     the shingle hashes cached and the permutations applied to the whole batch at once."""
+    return lsh_of(word_lists, params)[0]
+
+
+#: Bits of a shingle sketch (see :func:`lsh_of`), in 32-bit words, then the set size.
+SKETCH_WORDS = 4
+
+
+def lsh_of(word_lists: Sequence[Sequence[str]], params: Params) -> tuple[np.ndarray, np.ndarray]:
+    """Band keys (see :func:`band_keys_of`) and shingle sketches of many segments.
+
+    A sketch (``SKETCH_WORDS + 1`` uint32 per segment) is a 128-bit map of the segment's
+    shingle hashes and the number of distinct shingles; :func:`may_be_near` bounds the
+    Jaccard similarity of two segments from their sketches, never below the true value."""
     cache = _SHINGLE_CACHE
     if len(cache) > _SHINGLE_CACHE_MAX:
         cache.clear()
@@ -169,11 +182,12 @@ def band_keys_of(word_lists: Sequence[Sequence[str]], params: Params) -> np.ndar
     n = params.ngram
     flat: list[int] = []
     lengths = np.zeros(len(word_lists), dtype=np.int64)
+    sizes = np.zeros(len(word_lists), dtype=np.uint32)
     for r, words in enumerate(word_lists):
         if not words:
             continue
         if len(words) <= n:
-            grams: Iterable[str] = (" ".join(words),)
+            grams: list[str] = [" ".join(words)]
         elif n == 2:
             grams = [x + " " + y for x, y in zip(words, words[1:])]
         else:
@@ -185,9 +199,43 @@ def band_keys_of(word_lists: Sequence[Sequence[str]], params: Params) -> np.ndar
                 v = cache[g] = h32(g.encode("utf-8"))
             flat.append(v)
         lengths[r] = len(flat) - start
+        sizes[r] = len(set(grams))
     values = np.array(flat, dtype=np.uint32)
     sigs = _signatures_flat(values, lengths, params.num_perm, params.seed)
-    return band_keys(sigs, params.bands, params.rows)
+    sketch = np.zeros((len(word_lists), SKETCH_WORDS + 1), dtype=np.uint32)
+    if values.size:
+        rows = np.repeat(np.arange(len(word_lists)), lengths)
+        bit = values & np.uint32(SKETCH_WORDS * 32 - 1)
+        np.bitwise_or.at(
+            sketch, (rows, (bit >> np.uint32(5)).astype(np.intp)), np.uint32(1) << (bit & np.uint32(31))
+        )
+    sketch[:, SKETCH_WORDS] = sizes
+    return band_keys(sigs, params.bands, params.rows), sketch
+
+
+def _popcount(x: np.ndarray) -> np.ndarray:
+    """Set bits of each uint32, summed over the last axis."""
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(x).sum(axis=-1, dtype=np.int64)
+    b = np.ascontiguousarray(x).view(np.uint8)  # pragma: no cover - numpy < 2
+    return np.unpackbits(b, axis=-1).sum(axis=-1, dtype=np.int64)
+
+
+def may_be_near(a: np.ndarray, b: np.ndarray, threshold: float) -> np.ndarray:
+    """For rows of two sketch arrays: can the two segments' shingle Jaccard reach
+    ``threshold``? Exact in one direction: ``False`` only when it cannot (the bound counts
+    every hash collision inside a set as a possible shared shingle)."""
+    w = SKETCH_WORDS
+    na = a[:, w].astype(np.int64)
+    nb = b[:, w].astype(np.int64)
+    both = _popcount(a[:, :w] & b[:, :w])
+    slack = np.minimum(na - _popcount(a[:, :w]), nb - _popcount(b[:, :w]))
+    inter = np.minimum(both + slack, np.minimum(na, nb))
+    union = na + nb - inter
+    ok = union > 0
+    bound = np.zeros(len(a), dtype=np.float64)
+    bound[ok] = inter[ok] / union[ok]
+    return ok & (bound >= threshold)
 
 
 _BAND_MUL = np.uint64(0x9E3779B97F4A7C15)
@@ -234,7 +282,9 @@ def word_similarity(words_a: Sequence[str], words_b: Sequence[str]) -> float:
 
 
 def near(words_a: Sequence[str], words_b: Sequence[str], params: Params) -> float | None:
-    """The n-gram similarity of two segments if they are near duplicates under ``params``."""
+    """The n-gram similarity of two segments if they are near duplicates under ``params``.
+
+    (:class:`Verifier` applies the two Jaccard tests first on cached sets, then calls this.)"""
     sim = similarity(words_a, words_b, params.ngram)
     if sim < params.threshold or word_similarity(words_a, words_b) < params.word_threshold:
         return None
@@ -244,8 +294,9 @@ def near(words_a: Sequence[str], words_b: Sequence[str], params: Params) -> floa
     return sim
 
 
-def _numbers(words: Sequence[str]) -> set[str]:
-    return {w for w in words if any(c.isdigit() for c in w)}
+def _numbers(words: Iterable[str]) -> set[str]:
+    # A letter is never a digit: most words are all letters and are passed over at once.
+    return {w for w in words if not w.isalpha() and any(map(str.isdigit, w))}
 
 
 class Verifier:
@@ -255,6 +306,7 @@ class Verifier:
     def __init__(self, params: Params) -> None:
         self.params = params
         self._sets: dict[int, tuple[frozenset[tuple[str, ...]], frozenset[str]]] = {}
+        self._words: dict[int, Sequence[str]] = {}
 
     def add(self, item: int, words: Sequence[str]) -> None:
         if item in self._sets:
@@ -269,24 +321,25 @@ class Verifier:
         else:
             grams = frozenset(zip(*(words[i:] for i in range(n))))
         self._sets[item] = (grams, frozenset(words))
+        self._words[item] = words
 
     def __contains__(self, item: int) -> bool:
         return item in self._sets
 
     def near(self, a: int, b: int) -> float | None:
-        """:func:`near` of two added segments."""
+        """:func:`near` of two added segments: its two Jaccard tests on the cached sets first
+        (most candidates fail them), then :func:`near` itself on the few that pass."""
         ga, wa = self._sets[a]
         gb, wb = self._sets[b]
         if not ga or not gb:
             return None
         inter = len(ga & gb)
-        sim = inter / (len(ga) + len(gb) - inter)
-        if sim < self.params.threshold:
+        if inter / (len(ga) + len(gb) - inter) < self.params.threshold:
             return None
         inter = len(wa & wb)
-        if inter / (len(wa) + len(wb) - inter) >= self.params.word_threshold:
-            return sim
-        return None
+        if inter / (len(wa) + len(wb) - inter) < self.params.word_threshold:
+            return None
+        return near(self._words[a], self._words[b], self.params)
 
 
 #: Segments of one article compared for rephrased repeats at most (beyond, exact and near

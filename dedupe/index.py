@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -44,18 +44,25 @@ class Index(Protocol):
 
 
 _U32 = np.uint32
+#: The ``band`` of the row holding a run's sketches.
+SKETCH_BAND = -1
+#: ``keep(query_sketches, candidate_sketches) -> bool mask`` of :meth:`SqliteIndex.candidate_pairs`.
+Keep = Callable[[np.ndarray, np.ndarray], np.ndarray]
 _MASK = np.int64(0xFFFFFFFF)
 
 
 @dataclass
 class _Run:
-    """One immutable run: per band, keys sorted (then items ascending) and their items."""
+    """One immutable run: per band, keys sorted (then items ascending) and their items; and,
+    when the caller gave them, each item's sketch (``sketch_items`` sorted, rows aligned)."""
 
     run: int
     token: int
     n: int
     keys: list[np.ndarray]
     items: list[np.ndarray]
+    sketch_items: np.ndarray | None = None
+    sketches: np.ndarray | None = None
 
     @property
     def bands(self) -> int:
@@ -77,6 +84,8 @@ class SqliteIndex:
 
     #: Runs of one size class merged into one when there are this many.
     FANOUT = 4
+    #: With a ``keep`` test, items read per hot bucket, as a multiple of the cap.
+    SCAN = 10
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -89,7 +98,7 @@ class SqliteIndex:
         """Read the runs other connections (or a rolled-back transaction) changed; call it at
         the start of every write transaction."""
         self._loaded = True
-        rows = self.conn.execute("SELECT run, token FROM lsh_runs WHERE band = 0").fetchall()
+        rows = self.conn.execute("SELECT DISTINCT run, token FROM lsh_runs").fetchall()
         want = {int(r): int(t) for r, t in rows}
         for r in [r for r, run in self._runs.items() if want.get(r) != run.token]:
             del self._runs[r]
@@ -100,26 +109,50 @@ class SqliteIndex:
     def _read(self, run: int, token: int) -> _Run:
         keys: list[np.ndarray] = []
         items: list[np.ndarray] = []
-        for k, i in self.conn.execute(
-            "SELECT keys, items FROM lsh_runs WHERE run = ? ORDER BY band", (run,)
+        out = _Run(run, token, 0, keys, items)
+        for band, k, i in self.conn.execute(
+            "SELECT band, keys, items FROM lsh_runs WHERE run = ? ORDER BY band", (run,)
         ):
+            if band == SKETCH_BAND:
+                out.sketch_items = np.frombuffer(k, dtype="<u4")
+                out.sketches = np.frombuffer(i, dtype="<u4").reshape(len(out.sketch_items), -1)
+                continue
             keys.append(np.frombuffer(k, dtype="<u4"))
             items.append(np.frombuffer(i, dtype="<u4"))
-        return _Run(run, token, len(keys[0]) if keys else 0, keys, items)
+        out.n = len(keys[0]) if keys else 0
+        return out
 
-    def _write(self, keys: list[np.ndarray], items: list[np.ndarray]) -> _Run:
+    def _write(
+        self,
+        keys: list[np.ndarray],
+        items: list[np.ndarray],
+        sketch_items: np.ndarray | None = None,
+        sketches: np.ndarray | None = None,
+    ) -> _Run:
         row = self.conn.execute("SELECT COALESCE(MAX(run), 0) + 1 FROM lsh_runs").fetchone()
         run = int(row[0])
         token = int.from_bytes(os.urandom(8), "little") >> 1
         n = len(keys[0]) if keys else 0
+        rows = [
+            (run, b, token, n, k.astype("<u4").tobytes(), i.astype("<u4").tobytes())
+            for b, (k, i) in enumerate(zip(keys, items))
+        ]
+        if sketch_items is not None and sketches is not None:
+            rows.append(
+                (
+                    run,
+                    SKETCH_BAND,
+                    token,
+                    n,
+                    sketch_items.astype("<u4").tobytes(),
+                    np.ascontiguousarray(sketches, dtype="<u4").tobytes(),
+                )
+            )
         self.conn.executemany(
             "INSERT INTO lsh_runs (run, band, token, n, keys, items) VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                (run, b, token, n, k.astype("<u4").tobytes(), i.astype("<u4").tobytes())
-                for b, (k, i) in enumerate(zip(keys, items))
-            ],
+            rows,
         )
-        out = _Run(run, token, n, keys, items)
+        out = _Run(run, token, n, keys, items, sketch_items, sketches)
         self._runs[run] = out
         return out
 
@@ -157,12 +190,22 @@ class SqliteIndex:
                 )
                 keys.append(k)
                 items.append(i)
+            sk_items = sk = None
+            if all(r.sketches is not None for r in group):
+                its = np.concatenate([r.sketch_items for r in group])  # type: ignore[misc]
+                order = np.argsort(its, kind="stable")
+                sk_items = its[order]
+                sk = np.concatenate([r.sketches for r in group])[order]  # type: ignore[misc]
             self._delete(group)
-            self._write(keys, items)
+            self._write(keys, items, sk_items, sk)
 
     # -- the interface ------------------------------------------------------------------
 
-    def add(self, items: Sequence[int], keys: np.ndarray) -> None:
+    def add(
+        self, items: Sequence[int], keys: np.ndarray, sketches: np.ndarray | None = None
+    ) -> None:
+        """Also keeps ``sketches[i]`` (any fixed-width uint32 rows) for the ``keep`` test of
+        :meth:`candidate_pairs`."""
         if not self._loaded:
             self.refresh()
         keys = np.asarray(keys)
@@ -171,52 +214,80 @@ class SqliteIndex:
         its = np.asarray(items, dtype=np.int64).astype(_U32)
         low = _low32(keys)
         cols = [_sorted_band(low[:, b], its) for b in range(low.shape[1])]
-        self._write([k for k, _ in cols], [i for _, i in cols])
+        sk_items = sk = None
+        if sketches is not None:
+            order = np.argsort(its, kind="stable")
+            sk_items, sk = its[order], np.asarray(sketches, dtype=_U32)[order]
+        self._write([k for k, _ in cols], [i for _, i in cols], sk_items, sk)
         self._compact()
 
     def candidates(self, keys: np.ndarray, cap: int) -> list[list[int]]:
+        out: list[list[int]] = [[] for _ in range(np.asarray(keys).shape[0])]
+        rows, items = self.candidate_pairs(keys, cap)
+        if rows.size:
+            bounds = np.flatnonzero(np.diff(rows)) + 1
+            for r, its in zip(rows[np.r_[0, bounds]].tolist(), np.split(items, bounds)):
+                out[r] = its.tolist()
+        return out
+
+    def candidate_pairs(
+        self,
+        keys: np.ndarray,
+        cap: int,
+        sketches: np.ndarray | None = None,
+        keep: Keep | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`candidates` as two arrays, query row and item, sorted by row then item.
+
+        With ``sketches`` (one row per query) and ``keep``, candidates whose stored sketch
+        fails ``keep(query_sketches, candidate_sketches)`` are dropped before the cap, and a
+        hot bucket is read up to ``SCAN`` times ``cap`` items instead of ``cap``."""
         if not self._loaded:
             self.refresh()
         keys = np.asarray(keys)
-        m = keys.shape[0]
-        if m == 0:
-            return []
-        if cap <= 0:
-            return [[] for _ in range(m)]
+        empty = np.zeros(0, dtype=np.int64)
+        if keys.shape[0] == 0 or cap <= 0:
+            return empty, empty
+        filtering = sketches is not None and keep is not None
+        scan = cap * self.SCAN if filtering else cap
         low = _low32(keys)
-        rows_parts: list[np.ndarray] = []
-        item_parts: list[np.ndarray] = []
+        # Sorted queries walk each sorted band forward: far fewer cache misses.
+        order = np.argsort(low, axis=0, kind="stable")
+        sorted_q = np.take_along_axis(low, order, axis=0)
+        pair_parts: list[np.ndarray] = []
         for run in self._runs.values():
+            run_rows: list[np.ndarray] = []
+            run_items: list[np.ndarray] = []
             for b in range(min(run.bands, low.shape[1])):
                 rk = run.keys[b]
-                q = low[:, b]
+                q = sorted_q[:, b]
                 lo = np.searchsorted(rk, q, "left")
                 hi = np.searchsorted(rk, q, "right")
-                cnt = np.minimum(hi - lo, cap)
+                cnt = np.minimum(hi - lo, scan)
                 hit = np.flatnonzero(cnt)
                 if hit.size == 0:
                     continue
                 c = cnt[hit]
-                total = int(c.sum())
                 starts = np.repeat(lo[hit] - np.cumsum(c) + c, c)
-                pos = starts + np.arange(total)
-                rows_parts.append(np.repeat(hit, c).astype(np.int64))
-                item_parts.append(run.items[b][pos].astype(np.int64))
-        out: list[list[int]] = [[] for _ in range(m)]
-        if not rows_parts:
-            return out
-        pairs = np.unique((np.concatenate(rows_parts) << 32) | np.concatenate(item_parts))
+                run_rows.append(np.repeat(order[hit, b], c).astype(np.int64))
+                run_items.append(run.items[b][starts + np.arange(int(c.sum()))].astype(np.int64))
+            if not run_rows:
+                continue
+            pairs = np.unique((np.concatenate(run_rows) << 32) | np.concatenate(run_items))
+            if filtering and run.sketches is not None:
+                its = (pairs & _MASK).astype(_U32)
+                at = np.searchsorted(run.sketch_items, its)  # type: ignore[arg-type]
+                mask = keep(sketches[pairs >> 32], run.sketches[at])  # type: ignore[index,misc]
+                pairs = pairs[mask]
+            pair_parts.append(pairs)
+        if not pair_parts:
+            return empty, empty
+        pairs = np.unique(np.concatenate(pair_parts))
         rows = pairs >> 32
         items = pairs & _MASK
         first = np.searchsorted(rows, rows, "left")
         keep = (np.arange(len(rows)) - first) < cap
-        rows, items = rows[keep], items[keep]
-        bounds = np.flatnonzero(np.diff(rows)) + 1
-        for r, its in zip(
-            rows[np.r_[0, bounds]].tolist(), np.split(items, bounds), strict=True
-        ):
-            out[r] = its.tolist()
-        return out
+        return rows[keep], items[keep]
 
     def __len__(self) -> int:
         """Items indexed (counted once per run)."""

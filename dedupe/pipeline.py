@@ -19,6 +19,7 @@ import contextlib
 import gc
 import json
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,20 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+class Clock:
+    """CPU seconds this process spent per phase of the ingest, added up over batches
+    (``Tracker.timings``; worker processes not included)."""
+
+    def __init__(self, into: dict[str, float]) -> None:
+        self.into = into
+        self.last = time.process_time()
+
+    def lap(self, phase: str) -> None:
+        now = time.process_time()
+        self.into[phase] = self.into.get(phase, 0.0) + now - self.last
+        self.last = now
+
+
 # -- text work (pure; runs in worker processes for large batches) ---------------------------
 
 
@@ -94,9 +109,9 @@ def analyze_one(text: str, params: Params) -> tuple[Analysis, list[list[str]]]:
 
 def analyze(
     texts: Sequence[str], params: Params, bands: bool = True
-) -> tuple[list[Analysis], dict[str, int], np.ndarray]:
-    """:func:`analyze_one` for many texts; with ``bands``, also the LSH band keys of every
-    distinct normalized text long enough to be matched (``norm -> row`` of the key matrix)."""
+) -> tuple[list[Analysis], dict[str, int], np.ndarray, np.ndarray]:
+    """:func:`analyze_one` for many texts; with ``bands``, also the LSH band keys and sketches
+    of every distinct normalized text long enough to be matched (``norm -> row`` of both)."""
     out: list[Analysis] = []
     rows: dict[str, int] = {}
     words_rows: list[list[str]] = []
@@ -109,10 +124,17 @@ def analyze(
                     rows[norm] = len(words_rows)
                     words_rows.append(words)
     if bands and words_rows:
-        keys = fingerprint.band_keys_of(words_rows, params)
+        keys, sketches = fingerprint.lsh_of(words_rows, params)
     else:
-        keys = np.zeros((0, params.bands), dtype=np.int64)
-    return out, rows, keys
+        keys, sketches = _no_lsh(params)
+    return out, rows, keys, sketches
+
+
+def _no_lsh(params: Params) -> tuple[np.ndarray, np.ndarray]:
+    return (
+        np.zeros((0, params.bands), dtype=np.int64),
+        np.zeros((0, fingerprint.SKETCH_WORDS + 1), dtype=np.uint32),
+    )
 
 
 def _analyze_task(texts: list[str], params: dict[str, Any]) -> tuple[Any, ...]:
@@ -150,7 +172,7 @@ class Workers:
             self._pool.apply_async(_analyze_task, (list(texts[i : i + size]), p))
             for i in range(0, len(texts), size)
         ]
-        return Pending(jobs, params.bands)
+        return Pending(jobs, params)
 
     def close(self) -> None:
         self._pool.terminate()
@@ -160,24 +182,27 @@ class Workers:
 class Pending:
     """The analysis of one batch, on its way from the workers."""
 
-    def __init__(self, jobs: list[Any], bands: int) -> None:
+    def __init__(self, jobs: list[Any], params: Params) -> None:
         self.jobs = jobs
-        self.bands = bands
+        self.params = params
 
-    def result(self) -> tuple[list[Analysis], dict[str, int], np.ndarray]:
+    def result(self) -> tuple[list[Analysis], dict[str, int], np.ndarray, np.ndarray]:
         analyses: list[Analysis] = []
         rows: dict[str, int] = {}
         mats: list[np.ndarray] = []
+        sks: list[np.ndarray] = []
         base = 0
         for job in self.jobs:
-            an, r, keys = job.get()
+            an, r, keys, sk = job.get()
             analyses.extend(an)
             for norm, k in r.items():
                 rows.setdefault(norm, base + k)
             mats.append(keys)
+            sks.append(sk)
             base += len(keys)
-        keys = np.concatenate(mats) if mats else np.zeros((0, self.bands), dtype=np.int64)
-        return analyses, rows, keys
+        if not mats:
+            return analyses, rows, *_no_lsh(self.params)
+        return analyses, rows, np.concatenate(mats), np.concatenate(sks)
 
 
 def default_workers() -> int:
@@ -404,13 +429,17 @@ def evidence_many(
 def judge(t: Tracker, docs: Sequence[Doc], memory: dict[str, Doc] | None = None) -> list[Judged]:
     """Verdicts of many articles against the store as it is now. ``memory``: articles of the
     batch being ingested whose segments are not stored yet (matches may point into them)."""
+    clock = Clock(t.timings)
     evs, group = evidence_many(t, docs)
+    clock.lap("evidence")
     out: list[Judged] = []
     for d, ev in zip(docs, evs):
         findings = t._classify(d.article, d.segments, ev, d.facts)
         groups = {fp: sorted(group[fp]) for fp in {fp for fp in d.fps if fp is not None}}
         out.append(Judged(d, findings, groups))
+    clock.lap("classify")
     _locate_all(t, out, memory or {})
+    clock.lap("locate")
     return out
 
 
@@ -482,13 +511,14 @@ def content_hash(text: str, outlet: str | None = None) -> int:
 def ingest(
     t: Tracker,
     batch: list[Article],
-    analysis: tuple[list[Analysis], dict[str, int], np.ndarray] | None = None,
+    analysis: tuple[list[Analysis], dict[str, int], np.ndarray, np.ndarray] | None = None,
 ) -> tuple[list[Result], int, int]:
     """Ingest one batch inside the caller's transaction; ``analysis`` is :func:`analyze` of
     the batch's texts if it was done ahead. Returns the results in input order and the counts
     of articles added and already known."""
     p = t.params
     store = t.store
+    clock = Clock(t.timings)
     t.index.refresh()
 
     # Articles: which are already stored (same id, URL or text), which are new.
@@ -524,14 +554,16 @@ def ingest(
     store.insert_articles([(batch[i], url_ns[i], chashes[i]) for i in new], t._run)
     arts = [batch[i] for i in new]
 
+    clock.lap("articles")
     if analysis is None:
         analyses = [analyze_one(a.text, p)[0] for a in arts]
         band_rows: dict[str, int] = {}
-        band_mat = np.zeros((0, p.bands), dtype=np.int64)
+        band_mat, sketch_mat = _no_lsh(p)
     else:
         analyses = [analysis[0][i] for i in new]
-        band_rows, band_mat = analysis[1], analysis[2]
+        band_rows, band_mat, sketch_mat = analysis[1], analysis[2], analysis[3]
 
+    clock.lap("analyze")
     # Fingerprints: look up every key once; new ones get ids in order of appearance.
     ids = store.fingerprint_ids_many({k for an in analyses for k in an.keys if k is not None})
     fresh_rows: list[tuple[int, str, int]] = []
@@ -545,15 +577,17 @@ def ingest(
         ids[key] = first_id - 1 - ids[key]
     fps_of = [[ids[k] if k is not None else None for k in an.keys] for an in analyses]
 
+    clock.lap("fingerprints")
     # Near duplicates of the new fingerprints: index them, query, verify on the words.
     fresh = [
         (first_id + k, norm) for k, (_key, norm, n) in enumerate(fresh_rows) if n >= p.min_words
     ]
     edges: list[tuple[int, int, float]] = []
     if fresh:
-        edges = _match(t, fresh, band_rows, band_mat)
+        edges = _match(t, fresh, band_rows, band_mat, sketch_mat)
         store.insert_near(edges)
 
+    clock.lap("match")
     # Carrier counts; the stored articles whose verdicts may change.
     affected = _count_carriers(t, arts, fps_of, edges)
     affected -= {a.id for a in arts}
@@ -571,7 +605,12 @@ def ingest(
         for a, an, fps in zip(arts, analyses, fps_of)
     ]
     memory = {d.article.id: d for d in docs}
-    judged = judge(t, docs + load_docs(t, sorted(affected)), memory)
+    clock.lap("carriers")
+    old_docs = load_docs(t, sorted(affected))
+    t.timings["rejudged"] = t.timings.get("rejudged", 0) + len(old_docs)
+    clock.lap("load")
+    judged = judge(t, docs + old_docs, memory)
+    clock.last = time.process_time()
     seg_rows: list[tuple[Any, ...]] = []
     changed: list[tuple[Any, ...]] = []
     results: dict[str, Result] = {}
@@ -602,8 +641,10 @@ def ingest(
                 row = (f.verdict, f.rule, f.reason, matched_json(f))
                 if row != old:
                     changed.append((*row, aid, g.index))
+    clock.lap("results")
     store.insert_judged_segments(seg_rows)
     store.update_verdicts(changed)
+    clock.lap("write")
 
     # Articles already stored: their verdicts as the store stands now.
     if known:
@@ -617,45 +658,67 @@ def ingest(
             out.append(r)
         else:
             out.append(results[a.id])
+    clock.lap("known")
     return out, len(arts), len(known)
 
 
 def _match(
-    t: Tracker, fresh: list[tuple[int, str]], band_rows: dict[str, int], band_mat: np.ndarray
+    t: Tracker,
+    fresh: list[tuple[int, str]],
+    band_rows: dict[str, int],
+    band_mat: np.ndarray,
+    sketch_mat: np.ndarray,
 ) -> list[tuple[int, int, float]]:
     """Index the new fingerprints and return the verified near-duplicate edges they make."""
     p = t.params
     words_of = {i: norm.split(" ") for i, norm in fresh}
     rows = [band_rows.get(norm, -1) for _, norm in fresh]
     if all(r >= 0 for r in rows):
-        keys = band_mat[rows]
+        keys, sketches = band_mat[rows], sketch_mat[rows]
     else:
         keys = np.zeros((len(fresh), p.bands), dtype=np.int64)
+        sketches = np.zeros((len(fresh), fingerprint.SKETCH_WORDS + 1), dtype=np.uint32)
         have = [k for k, r in enumerate(rows) if r >= 0]
         if have:
             keys[have] = band_mat[[rows[k] for k in have]]
+            sketches[have] = sketch_mat[[rows[k] for k in have]]
         todo = [k for k, r in enumerate(rows) if r < 0]
-        keys[todo] = fingerprint.band_keys_of([words_of[fresh[k][0]] for k in todo], p)
-    items = [i for i, _ in fresh]
-    t.index.add(items, keys)
-    cands = t.index.candidates(keys, p.max_candidates)
+        keys[todo], sketches[todo] = fingerprint.lsh_of(
+            [words_of[fresh[k][0]] for k in todo], p
+        )
+    items = np.array([i for i, _ in fresh], dtype=np.int64)
+    t.index.add(items.tolist(), keys, sketches)
+    threshold = p.threshold
+
+    def keep(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return fingerprint.may_be_near(a, b, threshold)
+
+    rows, cands = t.index.candidate_pairs(keys, p.max_candidates, sketches, keep)
+    mine = items[rows]
+    other = cands != mine
+    lo = np.minimum(mine[other], cands[other])
+    hi = np.maximum(mine[other], cands[other])
+    pairs = np.unique((lo << 32) | hi)
+    if not pairs.size:
+        return []
+    a_ids = (pairs >> 32).tolist()
+    b_ids = (pairs & 0xFFFFFFFF).tolist()
     verifier = fingerprint.Verifier(p)
-    for i, w in words_of.items():
-        verifier.add(i, w)
-    need = sorted({c for cs in cands for c in cs if c not in verifier})
+    involved = set(a_ids) | set(b_ids)
+    for i in involved:
+        w = words_of.get(i)
+        if w is not None:
+            verifier.add(i, w)
+    need = sorted(i for i in involved if i not in words_of)
     if need:
         for c, (text, _) in t.store.fingerprint_texts_many(need).items():
             verifier.add(c, text.split(" "))
-    pairs: set[tuple[int, int]] = set()
-    for i, cs in zip(items, cands):
-        for c in cs:
-            if c != i and c in verifier:
-                pairs.add((i, c) if i < c else (c, i))
     edges = []
-    for a, b in sorted(pairs):
-        sim = verifier.near(a, b)
-        if sim is not None:
-            edges.append((a, b, round(sim, 6)))
+    for a, b in zip(a_ids, b_ids):
+        if a in verifier and b in verifier:
+            sim = verifier.near(a, b)
+            if sim is not None:
+                edges.append((a, b, round(sim, 6)))
     return edges
 
 

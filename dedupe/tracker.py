@@ -99,6 +99,9 @@ class Tracker:
         self.workers = pipeline.default_workers() if workers is None else max(0, workers)
         self._workers: pipeline.Workers | None = None
         self._text_cache = pipeline.TextCache()
+        #: Seconds spent per ingest phase so far (and ``rejudged``: stored articles judged
+        #: again because new ones changed their evidence).
+        self.timings: dict[str, float] = {}
         self._lock = threading.RLock()
         self._run: int | None = None
         self._run_counts = [0, 0, 0]

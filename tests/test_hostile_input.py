@@ -418,14 +418,8 @@ def test_an_unknown_or_absurd_date_never_makes_the_origin() -> None:
     )
 
     def art(i: str, published: object) -> Article:
-        text = f"{next(intros)}\n{shared}"
-        return (
-            Article.from_dict({"id": i, "outlet": f"{i}.example", "text": text})
-            if (published is None)
-            else Article.from_dict(
-                {"id": i, "outlet": f"{i}.example", "text": text, "published": published}
-            )
-        )
+        record = {"id": i, "outlet": f"{i}.example", "text": f"{next(intros)}\n{shared}"}
+        return Article.from_dict(record | ({} if published is None else {"published": published}))
 
     arts = [
         art("undated", None),

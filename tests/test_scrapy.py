@@ -116,25 +116,26 @@ def test_annotate_marks_copies_and_strips_furniture(crawler: Any) -> None:
     copy = item("wire", "b.example", published="2024-05-01T12:00:00+00:00")
     copy["text"] += "\n" + CREDIT  # a credit line adds nothing of its own
     copy = pipe.process_item(copy)
-    same = pipe.process_item(item("wire", "c.example"))  # the very same text elsewhere
+    same = pipe.process_item(item("wire", "c.example", published="2024-05-01T13:00:00+00:00"))
     again = pipe.process_item(item("river"))
     pipe.close_spider()
     assert copy["_dedupe"]["status"] == "copy"
     assert copy["_dedupe"]["copy_of"] == wire["_dedupe"]["article"]
     assert copy["_dedupe"]["text"] == item("wire")["text"] + "\n" + CREDIT  # reuse is kept
     assert {f["rule"] for f in copy["_dedupe"]["reused"]} == {"reuse"}
-    assert same["_dedupe"]["status"] == "known"  # same text: stored once
+    # the very same text from another outlet is syndication: stored, and a copy of the wire
+    assert same["_dedupe"]["status"] == "copy"
     assert same["_dedupe"]["copy_of"] == wire["_dedupe"]["article"]
     assert again["_dedupe"]["status"] == "known"
     assert again["_dedupe"]["copy_of"] == again["_dedupe"]["article"]
     stats = crawler.stats.get_stats()
     assert stats["dedupe/items"] == 7
     assert stats["dedupe/new"] == 4
-    assert (stats["dedupe/copies"], stats["dedupe/known"]) == (1, 2)
+    assert (stats["dedupe/copies"], stats["dedupe/known"]) == (2, 1)
     assert stats["dedupe/boilerplate_segments"] == 1
-    # the copy's three sentences, and the furniture on the outlet's second page (a copy of
-    # its own first page's, until the third page makes it furniture)
-    assert stats["dedupe/reused_segments"] == 4
+    # the two copies' three sentences each, and the furniture on the outlet's second page (a
+    # copy of its own first page's, until the third page makes it furniture)
+    assert stats["dedupe/reused_segments"] == 7
     assert "dedupe/dropped" not in stats
 
 

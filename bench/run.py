@@ -1,0 +1,369 @@
+"""Throughput, memory and quality of a full dedupe ingest against the benchmark kit's
+baselines and peers, on the same generated corpus, in one run.
+
+usage: python bench/run.py [--sizes 1000,10000,100000] [--base ../shared/data/reuters21578]
+                           [--scratch /tmp/dedupe-bench] [--kit ../shared/bench]
+                           [--td-python PATH] [--dt-python PATH] [--peer-sizes 1000,10000]
+                           [--batch-size 2000] [--workers N] [--no-quality] [--out FILE]
+
+For each size N: the corpus is made once with the kit's ``gen_corpus.py`` (``--seed 1``;
+Reuters-21578 with ``--base``) and kept under ``--scratch/corpora``, never in the repository.
+Then, each as its own process under the kit's ``measure.py`` (wall time, CPU seconds and the
+peak RSS of the whole process tree, workers included):
+
+* ``dedupe``: the full ingest into a fresh store file (read the JSON Lines, segment,
+  fingerprint, index, classify, store everything), ``Tracker.stream``;
+* ``exact``: the kit's exact-hash ceiling (``baselines.py exact``);
+* ``np_fast``: the kit's in-memory numpy MinHash + LSH (``baselines.py np_fast``);
+* ``text-dedup`` and ``datatrove`` (MinHash) when their interpreters are given, through the
+  kit's peer scripts (their sentence-per-row preparation counts in their time).
+
+Throughput is the ground truth's sentence count (the same for every method) over wall time.
+Quality is scored on the same store: each article's cuts with ``strip_reused`` (boilerplate,
+repeats, and text another outlet published earlier) become per-sentence flags (a sentence is
+flagged when cuts cover more than half of it), scored by the kit's ``eval.py``. The table goes
+to stdout, every figure to ``--out`` (JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DEFAULT_KIT = (ROOT / ".." / "shared" / "bench").resolve()
+
+
+# -- the measured child processes ----------------------------------------------------------
+
+
+def _read_corpus(path: str):  # noqa: ANN202 - a generator of Articles
+    import datetime as dt
+
+    from dedupe import Article
+
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            rec = json.loads(line)
+            published = None
+            if rec.get("published"):
+                published = dt.datetime.fromisoformat(rec["published"])
+                if published.tzinfo is None:
+                    published = published.replace(tzinfo=dt.timezone.utc)
+            yield Article(
+                id=str(rec["id"]),
+                text=rec["text"],
+                url=rec.get("url"),
+                outlet=rec.get("outlet"),
+                published=published,
+                title=rec.get("title"),
+            )
+
+
+def child_ingest(corpus: str, db: str, batch_size: int, workers: int | None) -> None:
+    """Ingest the corpus into a fresh store; print one JSON line."""
+    sys.path.insert(0, str(ROOT))
+    from dedupe import Tracker
+
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    t0 = time.perf_counter()
+    with Tracker(db, workers=workers) as t:
+        n = sum(1 for _ in t.stream(_read_corpus(corpus), batch_size=batch_size))
+        wall = time.perf_counter() - t0
+        segments = t.store.conn.execute("SELECT COUNT(*) FROM segments").fetchone()[0]
+        timings = {k: round(v, 3) for k, v in sorted(t.timings.items())}
+        params = t.params.as_dict()
+    print(
+        json.dumps(
+            {
+                "articles": n,
+                "segments": segments,
+                "ingest_s": round(wall, 3),
+                "store_mb": round(os.path.getsize(db) / 1e6, 1),
+                "timings": timings,
+                "params": params,
+            }
+        )
+    )
+
+
+def child_quality(db: str, gt_path: str, flags_out: str) -> None:
+    """Per-sentence flags from the store's cuts (``strip_reused``), in ground-truth order."""
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+
+    from dedupe import Tracker
+
+    gt = json.load(open(gt_path, encoding="utf-8"))
+    ids = list(gt["articles"])
+    t0 = time.perf_counter()
+    removed: dict[str, list[tuple[int, int]]] = {}
+    with Tracker(db, strip_reused=True, workers=0) as t:
+        for r in t.results(ids):
+            removed[r.article.id] = [(c.start, c.end) for c in r.removed]
+    flags: list[int] = []
+    for aid in ids:
+        cuts = removed.get(aid, [])
+        for s, e in gt["articles"][aid]["spans"]:
+            covered = sum(max(0, min(e, b) - max(s, a)) for a, b in cuts)
+            flags.append(1 if covered * 2 > e - s else 0)
+    np.save(flags_out, np.array(flags, dtype=np.uint8))
+    print(json.dumps({"results_s": round(time.perf_counter() - t0, 3), "sentences": len(flags)}))
+
+
+# -- the parent: corpora, measurements, the table --------------------------------------------
+
+
+def run(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, text=True, capture_output=True, **kw)
+
+
+def last_json(out: str) -> dict[str, Any]:
+    for line in reversed(out.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                continue
+    return {}
+
+
+def measured(kit: Path, label: str, cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``cmd`` under the kit's measure.py; its JSON line (and the command's own)."""
+    p = run([sys.executable, str(kit / "measure.py"), "--label", label, "--", *cmd], env=env)
+    res = last_json(p.stdout)
+    if p.returncode != 0 or not res:
+        res = {**res, "error": (p.stderr or p.stdout)[-2000:]}
+    return res
+
+
+def corpus_for(args: argparse.Namespace, n: int) -> tuple[Path, Path]:
+    tag = "reuters" if args.base else "news"
+    d = Path(args.scratch) / "corpora"
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"{tag}_{n}.jsonl"
+    gt = d / f"{tag}_{n}.gt.json"
+    if not (path.exists() and gt.exists()):
+        cmd = [
+            sys.executable,
+            str(Path(args.kit) / "gen_corpus.py"),
+            "--articles",
+            str(n),
+            "--seed",
+            str(args.seed),
+            "--out",
+            str(path),
+            "--cache-dir",
+            str(Path(args.scratch) / "cache"),
+        ]
+        if args.base:
+            cmd += ["--base", args.base]
+        print(f"generating {path.name} ...", file=sys.stderr, flush=True)
+        p = run(cmd)
+        if p.returncode != 0:
+            raise SystemExit(f"gen_corpus.py failed:\n{p.stderr[-2000:]}")
+    return path, gt
+
+
+def score(kit: Path, gt: Path, flags: Path) -> dict[str, Any]:
+    p = run([sys.executable, str(kit / "eval.py"), str(gt), str(flags)])
+    res = last_json(p.stdout)
+    if not res:
+        return {"error": p.stderr[-2000:]}
+    # eval.py counts the first occurrence of every boilerplate line as one to keep; a tool that
+    # strips furniture everywhere loses those. The content precision leaves them out: flags
+    # on original content (kind "o") are the only false positives it counts.
+    tp, fp_o = res.get("tp", 0), res.get("fp_on_originals", 0)
+    res["content_precision"] = round(tp / (tp + fp_o), 5) if tp + fp_o else 1.0
+    return res
+
+
+def bench_size(args: argparse.Namespace, n: int) -> dict[str, Any]:
+    kit = Path(args.kit)
+    corpus, gt = corpus_for(args, n)
+    scratch = Path(args.scratch)
+    work = scratch / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    tag = corpus.stem
+    meta = json.load(open(gt, encoding="utf-8"))
+    sentences = int(meta["n_sentences"])
+    mb = os.path.getsize(corpus) / 1e6
+    out: dict[str, Any] = {"articles": n, "corpus": str(corpus), "sentences": sentences, "mb": round(mb, 1)}
+    methods: dict[str, dict[str, Any]] = {}
+
+    db = work / f"{tag}.db"
+    cmd = [sys.executable, str(HERE / "run.py"), "--_ingest", str(corpus), str(db)]
+    cmd += ["--batch-size", str(args.batch_size)]
+    if args.workers is not None:
+        cmd += ["--workers", str(args.workers)]
+    print(f"[{n}] dedupe ingest ...", file=sys.stderr, flush=True)
+    methods["dedupe"] = measured(kit, "dedupe", cmd)
+
+    print(f"[{n}] exact ...", file=sys.stderr, flush=True)
+    methods["exact"] = measured(
+        kit, "exact", [sys.executable, str(kit / "baselines.py"), "exact", str(corpus)]
+    )
+    print(f"[{n}] np_fast ...", file=sys.stderr, flush=True)
+    methods["np_fast"] = measured(
+        kit, "np_fast", [sys.executable, str(kit / "baselines.py"), "np_fast", str(corpus)]
+    )
+    peers_here = n in args.peer_sizes
+    if peers_here and (args.td_python or args.dt_python):
+        sent_dir = work / f"{tag}_sentences"
+        shutil.rmtree(sent_dir, ignore_errors=True)
+        prep = run(
+            [sys.executable, str(kit / "peers" / "make_sentences.py"), str(corpus), str(sent_dir),
+             "--shards", "2"]
+        )
+        prep_s = last_json(prep.stdout).get("wall_s", 0.0)
+        if args.td_python:
+            print(f"[{n}] text-dedup ...", file=sys.stderr, flush=True)
+            env = dict(os.environ, TD_PY=args.td_python, HF_HOME=str(scratch / "hf"))
+            prefix = work / f"td_{tag}"
+            r = measured(
+                kit,
+                "text-dedup",
+                ["bash", str(kit / "peers" / "run_textdedup.sh"), str(sent_dir), str(prefix), "0.7"],
+                env=env,
+            )
+            r["prep_s"] = prep_s
+            methods["text-dedup"] = r
+        if args.dt_python:
+            print(f"[{n}] datatrove ...", file=sys.stderr, flush=True)
+            r = measured(
+                kit,
+                "datatrove",
+                [args.dt_python, str(kit / "peers" / "run_datatrove.py"), "minhash", str(sent_dir),
+                 str(work / f"dt_{tag}"), str(work / f"dt_{tag}.npy"), "--workers", "2"],
+            )
+            r["prep_s"] = prep_s
+            methods["datatrove"] = r
+        shutil.rmtree(sent_dir, ignore_errors=True)
+        shutil.rmtree(work / f"dt_{tag}", ignore_errors=True)
+
+    for name, r in methods.items():
+        wall = r.get("wall_s_outer")
+        if wall:
+            wall += r.get("prep_s", 0.0)  # peers: their sentence-per-row preparation counts
+            r["wall_s"] = round(wall, 3)
+            r["sentences_per_s"] = round(sentences / wall, 1)
+            r["mb_per_s"] = round(mb / wall, 2)
+    base = methods["dedupe"].get("sentences_per_s")
+    for name, r in methods.items():
+        if base and r.get("sentences_per_s"):
+            # >1: dedupe is that many times faster than this method
+            r["dedupe_speedup"] = round(base / r["sentences_per_s"], 2)
+    out["methods"] = methods
+
+    if args.quality and "error" not in methods["dedupe"]:
+        print(f"[{n}] quality ...", file=sys.stderr, flush=True)
+        flags = work / f"{tag}.flags.npy"
+        p = run([sys.executable, str(HERE / "run.py"), "--_quality", str(db), str(gt), str(flags)])
+        q = last_json(p.stdout)
+        if p.returncode != 0:
+            q = {"error": p.stderr[-2000:]}
+        else:
+            q.update(score(kit, gt, flags))
+        out["quality"] = q
+    if not args.keep_store:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(db) + suffix).unlink(missing_ok=True)
+    return out
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "| articles | method | sentences/s | MB/s | wall s | CPU s | peak RSS MB | dedupe x faster |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for res in results:
+        for name, r in res["methods"].items():
+            if "error" in r:
+                lines.append(f"| {res['articles']} | {name} | error | | | | | |")
+                continue
+            lines.append(
+                f"| {res['articles']} | {name} | {r.get('sentences_per_s', 0):,.0f} |"
+                f" {r.get('mb_per_s', 0):.2f} | {r.get('wall_s', 0):.1f} |"
+                f" {r.get('cpu_tree_s', 0):.1f} | {r.get('peak_tree_rss_mb', 0):,.0f} |"
+                f" {r.get('dedupe_speedup', '')} |"
+            )
+    lines += [
+        "",
+        "| articles | precision | content precision | recall | recall near (n) | recall exact (e)"
+        " | recall boilerplate (b) | originals flagged | g_f1 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for res in results:
+        q = res.get("quality")
+        if not q or "error" in q:
+            continue
+        lines.append(
+            f"| {res['articles']} | {q.get('precision')} | {q.get('content_precision')} |"
+            f" {q.get('recall')} | {q.get('recall_n')} | {q.get('recall_e')} | {q.get('recall_b')} |"
+            f" {q.get('fp_on_originals')} | {q.get('g_f1')} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--_ingest":
+        ap = argparse.ArgumentParser()
+        ap.add_argument("corpus")
+        ap.add_argument("db")
+        ap.add_argument("--batch-size", type=int, default=2000)
+        ap.add_argument("--workers", type=int, default=None)
+        a = ap.parse_args(argv[1:])
+        child_ingest(a.corpus, a.db, a.batch_size, a.workers)
+        return 0
+    if argv and argv[0] == "--_quality":
+        child_quality(*argv[1:4])
+        return 0
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="1000,10000,100000")
+    ap.add_argument("--base", default=None, help="real news base for gen_corpus.py (Reuters-21578)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--scratch", default="/tmp/dedupe-bench")
+    ap.add_argument("--kit", default=str(DEFAULT_KIT), help="the benchmark kit (gen_corpus.py, ...)")
+    ap.add_argument("--td-python", default=None, help="python of a venv with text-dedup")
+    ap.add_argument("--dt-python", default=None, help="python of a venv with datatrove")
+    ap.add_argument("--peer-sizes", default="1000,10000", help="sizes the peers run at")
+    ap.add_argument("--batch-size", type=int, default=2000)
+    ap.add_argument("--workers", type=int, default=None, help="dedupe worker processes")
+    ap.add_argument("--no-quality", dest="quality", action="store_false")
+    ap.add_argument("--keep-store", action="store_true")
+    ap.add_argument("--out", default=None, help="JSON results (default SCRATCH/results.json)")
+    args = ap.parse_args(argv)
+    args.peer_sizes = {int(x) for x in args.peer_sizes.split(",") if x}
+    sizes = [int(x) for x in args.sizes.split(",") if x]
+    out = Path(args.out or Path(args.scratch) / "results.json")
+    results: list[dict[str, Any]] = []
+    started = time.strftime("%Y-%m-%dT%H:%M:%S")
+    for n in sizes:
+        results.append(bench_size(args, n))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(
+            json.dumps(
+                {"started": started, "loadavg": os.getloadavg(), "cpus": os.cpu_count(),
+                 "results": results},
+                indent=1,
+            )
+        )
+    print(table(results))
+    print(f"\nresults: {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
