@@ -44,29 +44,27 @@ class Index(Protocol):
 
 
 _U32 = np.uint32
+_U64 = np.uint64
+_LOW = np.uint64(0xFFFFFFFF)
+_SHIFT = np.uint64(32)
+_MASK = np.int64(0xFFFFFFFF)
 #: The ``band`` of the row holding a run's sketches.
 SKETCH_BAND = -1
 #: ``keep(query_sketches, candidate_sketches) -> bool mask`` of :meth:`SqliteIndex.candidate_pairs`.
 Keep = Callable[[np.ndarray, np.ndarray], np.ndarray]
-_MASK = np.int64(0xFFFFFFFF)
 
 
 @dataclass
 class _Run:
-    """One immutable run: per band, keys sorted (then items ascending) and their items; and,
-    when the caller gave them, each item's sketch (``sketch_items`` sorted, rows aligned)."""
+    """One immutable run: per band, the sorted entries ``key << 32 | item``; and, when the
+    caller gave them, each item's sketch (``sketch_items`` sorted, rows aligned)."""
 
     run: int
     token: int
     n: int
-    keys: list[np.ndarray]
-    items: list[np.ndarray]
+    bands: list[np.ndarray]
     sketch_items: np.ndarray | None = None
     sketches: np.ndarray | None = None
-
-    @property
-    def bands(self) -> int:
-        return len(self.keys)
 
 
 def _low32(keys: np.ndarray) -> np.ndarray:
@@ -74,9 +72,8 @@ def _low32(keys: np.ndarray) -> np.ndarray:
     return (np.asarray(keys, dtype=np.int64) & _MASK).astype(_U32)
 
 
-def _sorted_band(keys: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.lexsort((items, keys))
-    return np.ascontiguousarray(keys[order]), np.ascontiguousarray(items[order])
+def _entries(keys: np.ndarray, items: np.ndarray) -> np.ndarray:
+    return (keys.astype(_U64) << _SHIFT) | items.astype(_U64)
 
 
 class SqliteIndex:
@@ -107,9 +104,7 @@ class SqliteIndex:
                 self._runs[r] = self._read(r, token)
 
     def _read(self, run: int, token: int) -> _Run:
-        keys: list[np.ndarray] = []
-        items: list[np.ndarray] = []
-        out = _Run(run, token, 0, keys, items)
+        out = _Run(run, token, 0, [])
         for band, k, i in self.conn.execute(
             "SELECT band, keys, items FROM lsh_runs WHERE run = ? ORDER BY band", (run,)
         ):
@@ -117,25 +112,32 @@ class SqliteIndex:
                 out.sketch_items = np.frombuffer(k, dtype="<u4")
                 out.sketches = np.frombuffer(i, dtype="<u4").reshape(len(out.sketch_items), -1)
                 continue
-            keys.append(np.frombuffer(k, dtype="<u4"))
-            items.append(np.frombuffer(i, dtype="<u4"))
-        out.n = len(keys[0]) if keys else 0
+            out.bands.append(
+                _entries(np.frombuffer(k, dtype="<u4"), np.frombuffer(i, dtype="<u4"))
+            )
+        out.n = len(out.bands[0]) if out.bands else 0
         return out
 
     def _write(
         self,
-        keys: list[np.ndarray],
-        items: list[np.ndarray],
+        bands: list[np.ndarray],
         sketch_items: np.ndarray | None = None,
         sketches: np.ndarray | None = None,
     ) -> _Run:
         row = self.conn.execute("SELECT COALESCE(MAX(run), 0) + 1 FROM lsh_runs").fetchone()
         run = int(row[0])
         token = int.from_bytes(os.urandom(8), "little") >> 1
-        n = len(keys[0]) if keys else 0
+        n = len(bands[0]) if bands else 0
         rows = [
-            (run, b, token, n, k.astype("<u4").tobytes(), i.astype("<u4").tobytes())
-            for b, (k, i) in enumerate(zip(keys, items))
+            (
+                run,
+                b,
+                token,
+                n,
+                (e >> _SHIFT).astype("<u4").tobytes(),
+                (e & _LOW).astype("<u4").tobytes(),
+            )
+            for b, e in enumerate(bands)
         ]
         if sketch_items is not None and sketches is not None:
             rows.append(
@@ -152,7 +154,7 @@ class SqliteIndex:
             "INSERT INTO lsh_runs (run, band, token, n, keys, items) VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
-        out = _Run(run, token, n, keys, items, sketch_items, sketches)
+        out = _Run(run, token, n, bands, sketch_items, sketches)
         self._runs[run] = out
         return out
 
@@ -179,17 +181,14 @@ class SqliteIndex:
             if not full:
                 return
             group = sorted(by_class[full[0]], key=lambda r: r.run)
-            bands = group[0].bands
-            if any(r.bands != bands for r in group):
+            nb = len(group[0].bands)
+            if any(len(r.bands) != nb for r in group):
                 raise ValueError("LSH runs with different band counts in one store")
-            keys, items = [], []
-            for b in range(bands):
-                k, i = _sorted_band(
-                    np.concatenate([r.keys[b] for r in group]),
-                    np.concatenate([r.items[b] for r in group]),
-                )
-                keys.append(k)
-                items.append(i)
+            # Each run is sorted: the stable sort (a merge sort) mostly merges them.
+            bands = [
+                np.sort(np.concatenate([r.bands[b] for r in group]), kind="stable")
+                for b in range(nb)
+            ]
             sk_items = sk = None
             if all(r.sketches is not None for r in group):
                 its = np.concatenate([r.sketch_items for r in group])  # type: ignore[misc]
@@ -197,7 +196,7 @@ class SqliteIndex:
                 sk_items = its[order]
                 sk = np.concatenate([r.sketches for r in group])[order]  # type: ignore[misc]
             self._delete(group)
-            self._write(keys, items, sk_items, sk)
+            self._write(bands, sk_items, sk)
 
     # -- the interface ------------------------------------------------------------------
 
@@ -213,12 +212,12 @@ class SqliteIndex:
             return
         its = np.asarray(items, dtype=np.int64).astype(_U32)
         low = _low32(keys)
-        cols = [_sorted_band(low[:, b], its) for b in range(low.shape[1])]
+        bands = [np.sort(_entries(low[:, b], its)) for b in range(low.shape[1])]
         sk_items = sk = None
         if sketches is not None:
             order = np.argsort(its, kind="stable")
             sk_items, sk = its[order], np.asarray(sketches, dtype=_U32)[order]
-        self._write([k for k, _ in cols], [i for _, i in cols], sk_items, sk)
+        self._write(bands, sk_items, sk)
         self._compact()
 
     def candidates(self, keys: np.ndarray, cap: int) -> list[list[int]]:
@@ -253,16 +252,16 @@ class SqliteIndex:
         low = _low32(keys)
         # Sorted queries walk each sorted band forward: far fewer cache misses.
         order = np.argsort(low, axis=0, kind="stable")
-        sorted_q = np.take_along_axis(low, order, axis=0)
+        sorted_q = np.take_along_axis(low, order, axis=0).astype(_U64) << _SHIFT
         pair_parts: list[np.ndarray] = []
         for run in self._runs.values():
             run_rows: list[np.ndarray] = []
             run_items: list[np.ndarray] = []
-            for b in range(min(run.bands, low.shape[1])):
-                rk = run.keys[b]
+            for b in range(min(len(run.bands), low.shape[1])):
+                entries = run.bands[b]
                 q = sorted_q[:, b]
-                lo = np.searchsorted(rk, q, "left")
-                hi = np.searchsorted(rk, q, "right")
+                lo = np.searchsorted(entries, q, "left")
+                hi = np.searchsorted(entries, q | _LOW, "right")
                 cnt = np.minimum(hi - lo, scan)
                 hit = np.flatnonzero(cnt)
                 if hit.size == 0:
@@ -270,7 +269,8 @@ class SqliteIndex:
                 c = cnt[hit]
                 starts = np.repeat(lo[hit] - np.cumsum(c) + c, c)
                 run_rows.append(np.repeat(order[hit, b], c).astype(np.int64))
-                run_items.append(run.items[b][starts + np.arange(int(c.sum()))].astype(np.int64))
+                got = entries[starts + np.arange(int(c.sum()))] & _LOW
+                run_items.append(got.astype(np.int64))
             if not run_rows:
                 continue
             pairs = np.unique((np.concatenate(run_rows) << 32) | np.concatenate(run_items))
@@ -286,8 +286,8 @@ class SqliteIndex:
         rows = pairs >> 32
         items = pairs & _MASK
         first = np.searchsorted(rows, rows, "left")
-        keep = (np.arange(len(rows)) - first) < cap
-        return rows[keep], items[keep]
+        keep_ = (np.arange(len(rows)) - first) < cap
+        return rows[keep_], items[keep_]
 
     def __len__(self) -> int:
         """Items indexed (counted once per run)."""

@@ -332,6 +332,7 @@ def _chain(key: str) -> Entry | None:
     return None
 
 
+@lru_cache(maxsize=1 << 15)  # furniture recurs in every article of an outlet
 def match(text: str) -> Hit | None:
     """The lexicon line that makes this whole segment page furniture, or None if it is not."""
     if len(text) > MAX_RAW:
@@ -344,6 +345,7 @@ def match(text: str) -> Hit | None:
     return e.hit() if e is not None else None
 
 
+@lru_cache(maxsize=1 << 15)
 def pitch_opener(text: str) -> bool:
     """Whether this block is the heading of a subscription, newsletter or donation pitch:
     short, and starting with a ``prefix`` phrase of the ``subscribe`` or ``donate`` lists."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import math
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -257,40 +258,50 @@ def groups_of(
 _NO_EVIDENCE = Evidence()
 
 
-def _peers(
-    article_id: str | None, g: dict[int, float], rows: dict[int, list[tuple[str, int, str, str]]]
-) -> tuple[Peer, ...]:
-    """The earliest carrier in each outlet of a text or its near copies, this article left out."""
-    earliest: dict[str, tuple[str, str, float, int]] = {}
-    for other, sim in g.items():
-        for okey, _n, first, fkey in rows.get(other, ()):
-            if first == article_id:
-                continue
-            cur = earliest.get(okey)
-            if cur is None or fkey < cur[0]:
-                earliest[okey] = (fkey, first, sim, other)
-    peers = []
-    for okey in sorted(earliest):
-        fkey, first, sim, _other = earliest[okey]
-        published = fkey[1:].split("|", 1)[0] if fkey.startswith("0") else None
-        outlet = okey[1:] if okey.startswith("=") else None
-        peers.append(Peer(first, outlet, published, -1, -1, sim))
-    return tuple(peers)
+def _peer(okey: str, entry: tuple[str, str, float]) -> Peer:
+    fkey, first, sim = entry
+    published = fkey[1:].split("|", 1)[0] if fkey.startswith("0") else None
+    outlet = okey[1:] if okey.startswith("=") else None
+    return Peer(first, outlet, published, -1, -1, sim)
 
 
-def _shared(
-    g: dict[int, float], rows: dict[int, list[tuple[str, int, str, str]]]
-) -> tuple[tuple[tuple[str, int], ...], frozenset[str], tuple[Peer, ...]]:
-    """What does not depend on the article asking: the carrier counts per known outlet, the
-    earliest carriers (whose own evidence differs) and the peers of everyone else."""
-    counts: dict[str, int] = {}
-    firsts: set[str] = set()
-    for other in g:
-        for okey, n, first, _fkey in rows.get(other, ()):
-            counts[okey] = counts.get(okey, 0) + n
-            firsts.add(first)
-    known_counts = tuple((o[1:], n) for o, n in sorted(counts.items()) if o.startswith("="))
-    return known_counts, frozenset(firsts), _peers(None, g, rows)
+class _Shared:
+    """What the evidence of a text (and its near copies) holds for any article asking: the
+    carrier counts per known outlet and, per outlet, its earliest carrier and the earliest
+    other one (for the article that is itself the earliest)."""
+
+    __slots__ = ("counts", "best", "peers")
+
+    def __init__(self, g: dict[int, float], rows: dict[int, list[tuple[str, int, str, str]]]):
+        counts: dict[str, int] = {}
+        entries: dict[str, list[tuple[str, str, float]]] = {}
+        for other, sim in g.items():
+            for okey, n, first, fkey in rows.get(other, ()):
+                counts[okey] = counts.get(okey, 0) + n
+                entries.setdefault(okey, []).append((fkey, first, sim))
+        self.counts = tuple((o[1:], n) for o, n in sorted(counts.items()) if o.startswith("="))
+        # Per outlet: the earliest entry (the first met among equal keys), and the earliest
+        # whose article is another one.
+        best: list[tuple[str, tuple[str, str, float], tuple[str, str, float] | None]] = []
+        for okey in sorted(entries):
+            es = entries[okey]
+            top = min(es, key=lambda e: e[0])
+            rest = [e for e in es if e[1] != top[1]]
+            best.append((okey, top, min(rest, key=lambda e: e[0]) if rest else None))
+        self.best = best
+        self.peers = tuple(_peer(okey, top) for okey, top, _ in best)
+
+    def peers_for(self, article_id: str) -> tuple[Peer, ...]:
+        """The earliest carrier in each outlet, the asking article left out."""
+        if not any(top[1] == article_id for _, top, _ in self.best):
+            return self.peers
+        out = []
+        for (okey, top, second), peer in zip(self.best, self.peers):
+            if top[1] != article_id:
+                out.append(peer)
+            elif second is not None:
+                out.append(_peer(okey, second))
+        return tuple(out)
 
 
 def evidence_of(
@@ -307,10 +318,14 @@ def evidence_of(
     by the articles judged together (what does not depend on the article is computed once)."""
     if memo is None:
         memo = {}
+    # The earliest few segments holding each fingerprint (MAX_INTERNAL): an article of one
+    # line repeated 100,000 times must not pair every segment with every earlier one.
     occurs: dict[int, list[int]] = {}
     for j, fp in enumerate(fps):
         if fp is not None and not short[j]:
-            occurs.setdefault(fp, []).append(j)
+            at = occurs.setdefault(fp, [])
+            if len(at) < MAX_INTERNAL:
+                at.append(j)
     evidence: list[Evidence] = []
     for k, fp in enumerate(fps):
         if fp is None:
@@ -319,10 +334,8 @@ def evidence_of(
         g = group[fp]
         shared = memo.get(fp)
         if shared is None:
-            shared = memo[fp] = _shared(g, rows)
-        known_counts, firsts, peers = shared
-        if article_id in firsts:
-            peers = _peers(article_id, g, rows)
+            shared = memo[fp] = _Shared(g, rows)
+        peers = shared.peers_for(article_id)
         # Earlier segments of this article with the same or a near text, then rephrasings.
         same: dict[int, float] = {}
         for other, sim in g.items():
@@ -331,8 +344,8 @@ def evidence_of(
                     same[j] = sim
         for j, ratio in loose.get(k, []):
             same.setdefault(j, ratio)
-        internal = tuple(sorted(same.items()))
-        evidence.append(Evidence(peers, known_counts, internal, short[k]))
+        internal = tuple(sorted(same.items())[:MAX_INTERNAL])
+        evidence.append(Evidence(peers, shared.counts, internal, short[k]))
     return evidence
 
 
@@ -492,10 +505,32 @@ def _where(
     return (best[1], best[2]) if best is not None else None
 
 
-def matched_json(f: Finding) -> str:
+def matched_json(f: Finding, memo: dict[Any, str] | None = None) -> str:
+    """A finding's matches as stored: ``json.dumps([m.as_dict() for m in f.matched])``, the
+    same text, written directly (``memo`` keeps the JSON of strings that recur)."""
     if not f.matched:
         return "[]"
-    return json.dumps([m.as_dict() for m in f.matched], ensure_ascii=False)
+    if memo is None:
+        memo = {}
+    parts = []
+    for m in f.matched:
+        sim = round(m.similarity, 4)
+        num = repr(sim) if type(sim) is float and math.isfinite(sim) else json.dumps(sim)
+        parts.append(
+            f'{{"article": {_js(m.article, memo)}, "start": {int(m.start)}, "end": {int(m.end)},'
+            f' "similarity": {num}, "outlet": {_js(m.outlet, memo)},'
+            f' "published": {_js(m.published, memo)}}}'
+        )
+    return "[" + ", ".join(parts) + "]"
+
+
+def _js(value: str | None, memo: dict[Any, str]) -> str:
+    if value is None:
+        return "null"
+    out = memo.get(value)
+    if out is None:
+        out = memo[value] = json.dumps(value, ensure_ascii=False)
+    return out
 
 
 # -- ingest ------------------------------------------------------------------------------------
@@ -613,6 +648,7 @@ def ingest(
     clock.last = time.process_time()
     seg_rows: list[tuple[Any, ...]] = []
     changed: list[tuple[Any, ...]] = []
+    jmemo: dict[Any, str] = {}
     results: dict[str, Result] = {}
     for j in judged:
         d = j.doc
@@ -632,13 +668,13 @@ def ingest(
                         f.verdict,
                         f.rule,
                         f.reason,
-                        matched_json(f),
+                        matched_json(f, jmemo),
                     )
                 )
             results[aid] = t._result(d.article, d.segments, j.findings, "added")
         else:
             for g, f, old in zip(d.segments, j.findings, d.stored):
-                row = (f.verdict, f.rule, f.reason, matched_json(f))
+                row = (f.verdict, f.rule, f.reason, matched_json(f, jmemo))
                 if row != old:
                     changed.append((*row, aid, g.index))
     clock.lap("results")

@@ -33,7 +33,9 @@ _TERMINAL = ".!?…"
 _CLOSERS = "\"'”’»)]*_"
 _OPENERS = "\"'“‘«([*_¿¡"
 # A sentence end: terminal punctuation, optional closing quotes/brackets, then white space.
-_END = re.compile(r"[.!?…]+[\"'”’»)\]*_]*[ \t\u00a0]+")
+# It starts only where a run of marks starts: tried from inside a long run ("." * 10**6, no
+# white space after it) it would rescan the rest of the run from every position.
+_END = re.compile(r"(?<![.!?…])[.!?…]+[\"'”’»)\]*_]*[ \t\u00a0]+")
 _WORD_BEFORE = re.compile(r"([^\s\"'“‘«(\[]+)$")
 # Longest look-back for the abbreviation test; keeps the splitter linear on huge "words".
 _LOOKBACK = 24
