@@ -13,7 +13,7 @@ Cases (all by default):
                      segmenting and exact keys only; the repeats collapse to one key
   nopunct-1mb        1 MB without punctuation, stored: every segment within the cap
   hot-bucket         2,000 articles of one outlet sharing a furniture line that varies in one
-                     number (a near duplicate each time): candidates per LSH query stay within
+                     made-up word (a near duplicate each time): candidates per LSH query stay within
                      Params.max_candidates; seconds per article early and late
   regex              1 MB inputs that hurt backtracking regexes, through segment + normalize
 
@@ -170,6 +170,8 @@ def case_nopunct_1mb() -> dict[str, Any]:
 def case_hot_bucket() -> dict[str, Any]:
     import datetime as dt
 
+    import numpy as np
+
     from dedupe import Article, Tracker
 
     n = 2000
@@ -179,19 +181,20 @@ def case_hot_bucket() -> dict[str, Any]:
     times: list[float] = []
     with Tracker(":memory:", workers=0) as t:
         cap = t.params.max_candidates
-        query = t.index.candidates
+        query = t.index.candidate_pairs
 
-        def counted(keys: Any, limit: int) -> list[list[int]]:
-            out = query(keys, limit)
-            seen.extend(len(c) for c in out)
-            return out
+        def counted(keys: Any, limit: int, *args: Any, **kw: Any) -> Any:
+            rows, items = query(keys, limit, *args, **kw)
+            if len(rows):
+                seen.append(int(np.bincount(rows).max()))  # candidates of the busiest query
+            return rows, items
 
-        t.index.candidates = counted  # type: ignore[method-assign]
+        t.index.candidate_pairs = counted  # type: ignore[method-assign]
         for i in range(n):
             own = " ".join(rng.choice(WORDS) for _ in range(14)).capitalize() + "."
+            name = "".join(chr(97 + (i // 26**k) % 26) for k in range(3))
             line = (
-                "Subscribe to the Harbour Gazette newsletter for the stories that matter,"
-                f" issue {1000 + i} of this year."
+                f"The Harbour Gazette newsroom takes your calls at the city desk, ask for {name}."
             )
             t0 = time.perf_counter()
             t.add(
@@ -208,7 +211,7 @@ def case_hot_bucket() -> dict[str, Any]:
         "articles": n,
         "max_candidates_param": cap,
         "largest_candidate_list": max(seen),
-        "queries": len(seen),
+        "index_calls": len(seen),
         "near_pairs": stats["near_pairs"],
         "boilerplate_segments": stats["segments"].get("boilerplate", {}).get("segments", 0),
         "ms_per_article_first_200": round(1000 * sum(times[:200]) / 200, 1),

@@ -93,14 +93,20 @@ def refine(text: str, segments: Sequence[Segment]) -> list[Segment]:
 
 def _pitch_start(blocks: list[str], hits: list[bool]) -> int | None:
     """Index of the block opening a trailing subscription pitch, if the article ends in one."""
+    # Suffix sums, so an article of many pitch openers costs n, not n squared: after block p,
+    # does any block hit the lexicon, and how many words do the others hold?
+    n = len(blocks)
+    any_hit = [False] * (n + 1)
+    other_words = [0] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        any_hit[i] = any_hit[i + 1] or hits[i]
+        other_words[i] = other_words[i + 1] + (0 if hits[i] else len(blocks[i].split()))
     for p, btext in enumerate(blocks):
         if not lexicon.pitch_opener(btext):
             continue
-        tail = blocks[p + 1 :]
-        if not tail or not any(hits[p + 1 :]):
+        if p + 1 >= n or not any_hit[p + 1]:
             continue
-        words = sum(len(b.split()) for b, h in zip(tail, hits[p + 1 :]) if not h)
-        if words <= MAX_PITCH_WORDS:
+        if other_words[p + 1] <= MAX_PITCH_WORDS:
             return p
     return None
 

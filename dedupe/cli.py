@@ -326,9 +326,28 @@ def _write_one(out: TextIO, r: Result, fmt: str) -> None:
         out.write(_json(r.as_dict()) + "\n")
 
 
-# JSON leaves these raw inside strings: DEL and C1 controls (8-bit CSI), bidi overrides and
-# isolates, line and paragraph separators. Escaped, a JSON line cannot drive a terminal.
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# JSON leaves these raw inside strings: DEL and the C1 controls (8-bit CSI), the format
+# characters (bidi overrides and isolates, zero-width ones) and the line and paragraph
+# separators: every character of Unicode categories Cc, Cf, Zl and Zp above ASCII's controls
+# (Unicode 15.1; tests/test_hostile_output.py checks the list against unicodedata). Escaped,
+# a JSON line cannot drive or deceive a terminal.
+_JSON_UNSAFE = re.compile(
+    "[\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    "\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f]"
+)
+
+
+def _json_escape(m: re.Match[str]) -> str:
+    """A character as JSON's \\uXXXX escape (a surrogate pair beyond the BMP)."""
+    cp = ord(m.group())
+    if cp < 0x10000:
+        return f"\\u{cp:04x}"
+    cp -= 0x10000
+    return f"\\u{0xD800 + (cp >> 10):04x}\\u{0xDC00 + (cp & 0x3FF):04x}"
+
+
 # A JSON string (skipped whole) or a bare NaN / infinity token outside strings.
 _NON_FINITE = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)')
 
@@ -344,31 +363,40 @@ def _json(obj: Any, **kw: Any) -> str:
             lambda m: "null" if m.group(1) else m.group(0),
             json.dumps(obj, ensure_ascii=False, **kw),
         )
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _JSON_UNSAFE.sub(_json_escape, text)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+#: Device names Windows reserves whatever the extension ("CON.json" is the console).
+_RESERVED = frozenset(
+    ["CON", "PRN", "AUX", "NUL"] + [f"{d}{i}" for d in ("COM", "LPT") for i in range(10)]
+)
+
+
 def safe_name(article_id: str) -> str:
-    """A file name for an article id that cannot leave its folder ('../x', '/etc/passwd')."""
-    name = _UNSAFE.sub("_", article_id).strip("._") or "article"
-    return name[:150]
+    """A file name for an article id that cannot leave its folder ('../x', '/etc/passwd') nor
+    name a device ('CON'): letters, digits, '.', '_' and '-' only, at most 150 of them."""
+    name = (_UNSAFE.sub("_", article_id).strip("._") or "article")[:150]
+    if name.split(".")[0].upper() in _RESERVED:
+        name = "_" + name
+    return name
 
 
 def _write_dir(results: Iterable[Result], outdir: Path, fmt: str) -> None:
     outdir.mkdir(parents=True, exist_ok=True)
     root = outdir.resolve()
-    used: set[str] = set()
+    used: set[str] = set()  # lower case: "A" and "a" are one file on Windows and macOS
     ext = ".txt" if fmt == "text" else ".json"
     for r in results:
         base = safe_name(r.article.id)
         name = base
         n = 1
-        while name in used:
+        while name.lower() in used:
             n += 1
             name = f"{base}-{n}"
-        used.add(name)
+        used.add(name.lower())
         target = (root / (name + ext)).resolve()
         if not target.is_relative_to(root):  # pragma: no cover - safe_name forbids it
             raise click.ClickException(f"refusing to write outside {outdir}: {name}")

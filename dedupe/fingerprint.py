@@ -158,7 +158,7 @@ def _signatures_flat(values: np.ndarray, lengths: np.ndarray, num_perm: int, see
 
 #: xxh32 of shingles seen lately (common n-grams recur in every batch).
 _SHINGLE_CACHE: dict[str, int] = {}
-_SHINGLE_CACHE_MAX = 1 << 21
+_SHINGLE_CACHE_MAX = 1 << 18
 
 
 def band_keys_of(word_lists: Sequence[Sequence[str]], params: Params) -> np.ndarray:

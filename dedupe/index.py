@@ -112,9 +112,7 @@ class SqliteIndex:
                 out.sketch_items = np.frombuffer(k, dtype="<u4")
                 out.sketches = np.frombuffer(i, dtype="<u4").reshape(len(out.sketch_items), -1)
                 continue
-            out.bands.append(
-                _entries(np.frombuffer(k, dtype="<u4"), np.frombuffer(i, dtype="<u4"))
-            )
+            out.bands.append(_entries(np.frombuffer(k, dtype="<u4"), np.frombuffer(i, dtype="<u4")))
         out.n = len(out.bands[0]) if out.bands else 0
         return out
 

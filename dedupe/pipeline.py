@@ -33,7 +33,7 @@ from dedupe.classify import Evidence, Peer, TextFacts, refine, text_facts
 from dedupe.fields import normalize_url
 from dedupe.fingerprint import Params
 from dedupe.model import Article, Finding, Match, Result, Segment, order_key, outlet_key
-from dedupe.segment import normalize, segment, tokens
+from dedupe.segment import normalize, segment
 from dedupe.store import iso
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def analyze_one(text: str, params: Params) -> tuple[Analysis, list[list[str]]]:
     words_of: list[list[str]] = []
     for g in segs:
         norm = normalize(g.text_of(text))
-        words = tokens(norm)
+        words = norm.split(" ") if norm else []  # == tokens(norm): words are joined by spaces
         norms.append(norm)
         counts.append(len(words))
         keys.append(fingerprint.exact_key(norm) if words else None)
@@ -220,7 +220,7 @@ class TextCache:
     an article that new ones keep touching (the first carrier of a line) is judged again
     without redoing it. Least recently used entries go first."""
 
-    def __init__(self, size: int = 20_000) -> None:
+    def __init__(self, size: int = 5_000) -> None:
         from collections import OrderedDict
 
         self.size = size
@@ -270,9 +270,19 @@ class _Shared:
     carrier counts per known outlet and, per outlet, its earliest carrier and the earliest
     other one (for the article that is itself the earliest)."""
 
-    __slots__ = ("counts", "best", "peers")
+    __slots__ = ("counts", "best", "_peers", "_plain")
 
     def __init__(self, g: dict[int, float], rows: dict[int, list[tuple[str, int, str, str]]]):
+        self._peers: tuple[Peer, ...] | None = None
+        self._plain: dict[bool, Evidence] = {}
+        if len(g) == 1:
+            (other,) = g
+            mine = rows.get(other, ())
+            if len(mine) == 1:  # one text in one outlet: the common case, said quickly
+                okey, n, first, fkey = mine[0]
+                self.counts = ((okey[1:], n),) if okey.startswith("=") else ()
+                self.best = [(okey, (fkey, first, g[other]), None)]
+                return
         counts: dict[str, int] = {}
         entries: dict[str, list[tuple[str, str, float]]] = {}
         for other, sim in g.items():
@@ -289,19 +299,34 @@ class _Shared:
             rest = [e for e in es if e[1] != top[1]]
             best.append((okey, top, min(rest, key=lambda e: e[0]) if rest else None))
         self.best = best
-        self.peers = tuple(_peer(okey, top) for okey, top, _ in best)
+
+    @property
+    def peers(self) -> tuple[Peer, ...]:
+        if self._peers is None:
+            self._peers = tuple(_peer(okey, top) for okey, top, _ in self.best)
+        return self._peers
 
     def peers_for(self, article_id: str) -> tuple[Peer, ...]:
         """The earliest carrier in each outlet, the asking article left out."""
         if not any(top[1] == article_id for _, top, _ in self.best):
             return self.peers
         out = []
-        for (okey, top, second), peer in zip(self.best, self.peers):
+        for okey, top, second in self.best:
             if top[1] != article_id:
-                out.append(peer)
+                out.append(_peer(okey, top))
             elif second is not None:
                 out.append(_peer(okey, second))
         return tuple(out)
+
+    def plain(self, article_id: str, short: bool) -> Evidence | None:
+        """The evidence of a segment with nothing earlier in its own article, if it is the
+        same for this article as for any other (it is not itself an earliest carrier)."""
+        if any(top[1] == article_id for _, top, _ in self.best):
+            return None
+        ev = self._plain.get(short)
+        if ev is None:
+            ev = self._plain[short] = Evidence(self.peers, self.counts, (), short)
+        return ev
 
 
 def evidence_of(
@@ -335,17 +360,21 @@ def evidence_of(
         shared = memo.get(fp)
         if shared is None:
             shared = memo[fp] = _Shared(g, rows)
-        peers = shared.peers_for(article_id)
         # Earlier segments of this article with the same or a near text, then rephrasings.
         same: dict[int, float] = {}
         for other, sim in g.items():
             for j in occurs.get(other, ()):
                 if j < k:
                     same[j] = sim
-        for j, ratio in loose.get(k, []):
+        for j, ratio in loose.get(k, ()):
             same.setdefault(j, ratio)
+        if not same:
+            ev = shared.plain(article_id, short[k])
+            if ev is not None:
+                evidence.append(ev)
+                continue
         internal = tuple(sorted(same.items())[:MAX_INTERNAL])
-        evidence.append(Evidence(peers, shared.counts, internal, short[k]))
+        evidence.append(Evidence(shared.peers_for(article_id), shared.counts, internal, short[k]))
     return evidence
 
 
@@ -370,7 +399,12 @@ class Doc:
 class Judged:
     doc: Doc
     findings: list[Finding]
-    groups: dict[int, list[int]]
+    sorted_groups: dict[int, list[int]]  # shared by the articles judged together
+
+    @property
+    def groups(self) -> dict[int, list[int]]:
+        """Each fingerprint of the article with its near duplicates, ids in order."""
+        return {fp: self.sorted_groups[fp] for fp in self.doc.fps if fp is not None}
 
 
 def load_docs(t: Tracker, ids: Sequence[str]) -> list[Doc]:
@@ -387,9 +421,20 @@ def load_docs(t: Tracker, ids: Sequence[str]) -> list[Doc]:
         fps: list[int | None] = []
         short: list[bool] = []
         stored: list[tuple[str, str, str, str]] = []
-        for idx, kind, start, end, block, parts, fp, verdict, rule, reason, matched, words in rows.get(
-            aid, []
-        ):
+        for (
+            idx,
+            kind,
+            start,
+            end,
+            block,
+            parts,
+            fp,
+            verdict,
+            rule,
+            reason,
+            matched,
+            words,
+        ) in rows.get(aid, []):
             segs.append(
                 Segment(
                     idx,
@@ -446,42 +491,60 @@ def judge(t: Tracker, docs: Sequence[Doc], memory: dict[str, Doc] | None = None)
     evs, group = evidence_many(t, docs)
     clock.lap("evidence")
     out: list[Judged] = []
+    sorted_groups = _SortedGroups(group)
     for d, ev in zip(docs, evs):
-        findings = t._classify(d.article, d.segments, ev, d.facts)
-        groups = {fp: sorted(group[fp]) for fp in {fp for fp in d.fps if fp is not None}}
-        out.append(Judged(d, findings, groups))
+        out.append(Judged(d, t._classify(d.article, d.segments, ev, d.facts), sorted_groups))
     clock.lap("classify")
     _locate_all(t, out, memory or {})
     clock.lap("locate")
     return out
 
 
+class _SortedGroups(dict):  # type: ignore[type-arg]
+    """fingerprint -> its near group's ids in order, sorted once on first use."""
+
+    def __init__(self, group: dict[int, dict[int, float]]) -> None:
+        super().__init__()
+        self.group = group
+
+    def __missing__(self, fp: int) -> list[int]:
+        out = self[fp] = sorted(self.group[fp]) if fp in self.group else [fp]
+        return out
+
+
 def _locate_all(t: Tracker, judged: list[Judged], memory: dict[str, Doc]) -> None:
     """Fill in the offsets of matched segments in other articles, for every finding at once."""
+    todo: list[tuple[Judged, int, Finding, int]] = []
     wanted: set[tuple[int, str]] = set()
     for j in judged:
-        for f, fp in zip(j.findings, j.doc.fps):
+        for k, (f, fp) in enumerate(zip(j.findings, j.doc.fps)):
             if not f.matched or fp is None:
                 continue
-            group = j.groups.get(fp, [fp])
+            if all(m.start >= 0 for m in f.matched):
+                continue
+            todo.append((j, k, f, fp))
+            group = j.sorted_groups[fp]
             for m in f.matched:
                 if m.start < 0 and m.article not in memory:
                     wanted.update((g, m.article) for g in group)
     found = t.store.locate_many(wanted) if wanted else {}
-    for j in judged:
-        findings = j.findings
-        for k, (f, fp) in enumerate(zip(findings, j.doc.fps)):
-            if not f.matched or fp is None or all(m.start >= 0 for m in f.matched):
-                continue
-            group = j.groups.get(fp, [fp])
-            matched = []
-            for m in f.matched:
-                if m.start < 0:
-                    where = _where(m.article, group, memory, found)
-                    if where is not None:
-                        m = Match(m.article, where[0], where[1], m.similarity, m.outlet, m.published)
-                matched.append(m)
-            findings[k] = Finding(f.start, f.end, f.kind, f.verdict, f.reason, f.rule, tuple(matched))
+    where_of: dict[tuple[str, int], tuple[int, int] | None] = {}
+    for j, k, f, fp in todo:
+        matched = []
+        for m in f.matched:
+            if m.start < 0:
+                where = where_of.get((m.article, fp), _UNSET)
+                if where is _UNSET:
+                    where = where_of[(m.article, fp)] = _where(
+                        m.article, j.sorted_groups[fp], memory, found
+                    )
+                if where is not None:
+                    m = Match(m.article, where[0], where[1], m.similarity, m.outlet, m.published)
+            matched.append(m)
+        j.findings[k] = Finding(f.start, f.end, f.kind, f.verdict, f.reason, f.rule, tuple(matched))
+
+
+_UNSET: Any = object()
 
 
 def _where(
@@ -539,7 +602,11 @@ def _js(value: str | None, memo: dict[Any, str]) -> str:
 def content_hash(text: str, outlet: str | None = None) -> int:
     """Key of "the same article": the same text from the same outlet (or both unknown). The
     same text from another outlet is syndication, which provenance must see, so it counts."""
-    data = (outlet or "").encode("utf-8", "surrogatepass") + b"\0" + text.encode("utf-8", "surrogatepass")
+    data = (
+        (outlet or "").encode("utf-8", "surrogatepass")
+        + b"\0"
+        + text.encode("utf-8", "surrogatepass")
+    )
     return xxhash.xxh64_intdigest(data) - (1 << 63)
 
 
@@ -719,9 +786,7 @@ def _match(
             keys[have] = band_mat[[rows[k] for k in have]]
             sketches[have] = sketch_mat[[rows[k] for k in have]]
         todo = [k for k, r in enumerate(rows) if r < 0]
-        keys[todo], sketches[todo] = fingerprint.lsh_of(
-            [words_of[fresh[k][0]] for k in todo], p
-        )
+        keys[todo], sketches[todo] = fingerprint.lsh_of([words_of[fresh[k][0]] for k in todo], p)
     items = np.array([i for i, _ in fresh], dtype=np.int64)
     t.index.add(items.tolist(), keys, sketches)
     threshold = p.threshold

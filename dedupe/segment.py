@@ -205,9 +205,10 @@ def segment(text: str) -> list[Segment]:
     # Page-break joins: block i ends open and block j (i+1, or i+2 after a short
     # interrupting line) starts lower case.
     join_to: dict[int, int] = {}
+    targets: set[int] = set()  # the values of join_to, for constant-time membership tests
     interruptions: set[int] = set()
     for i, (s, e) in enumerate(blks):
-        if i in interruptions or i in join_to.values() and i - 1 in interruptions:
+        if i in interruptions or i in targets and i - 1 in interruptions:
             continue
         if e - s < MIN_SPLIT_BLOCK or not _ends_open(text, s, e):
             continue
@@ -220,14 +221,15 @@ def segment(text: str) -> list[Segment]:
                     ms, me = blks[i + 1]
                     if (
                         me - ms > MAX_INTERRUPTION
-                        or (i + 1) in join_to.values()
+                        or (i + 1) in targets
                         or text.startswith(_LIST_MARKS, ms)
                     ):
                         break
                     interruptions.add(i + 1)
                 join_to[i] = j
+                targets.add(j)
                 break
-    joined_targets = set(join_to.values())
+    joined_targets = targets
     out: list[Segment] = []
     pending: list[tuple[int, int]] = []  # parts of a split sentence, waiting for its end
     pending_block = -1
@@ -296,9 +298,18 @@ def strip_format_chars(text: str) -> str:
     return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
 
 
+# ASCII without markdown links, the common case: NFKC and case folding are plain lower-casing
+# there, and the words are the runs of letters and digits.
+_ASCII_NON_WORD = bytes.maketrans(
+    bytes(c for c in range(128) if not chr(c).isalnum()), b" " * sum(not chr(c).isalnum() for c in range(128))
+)
+
+
 def normalize(text: str) -> str:
     """The matching form of a segment: NFKC, case-folded, markdown links reduced to their
     text, invisible characters and punctuation dropped, white space collapsed."""
+    if text.isascii() and "[" not in text:
+        return b" ".join(text.lower().encode().translate(_ASCII_NON_WORD).split()).decode()
     t = _MD_LINK.sub(r"\1", text)
     t = unicodedata.normalize("NFKC", strip_format_chars(t)).casefold()
     return " ".join(_TOKEN.findall(t))

@@ -198,8 +198,7 @@ class Tracker:
         With worker processes (batches of at least ``pipeline.POOL_MIN_BATCH`` articles), the
         text work of the next batch runs while this one is stored; input is read one batch
         ahead, and a bad record still stops the stream only after the batches before it."""
-        workers = self._pool() if batch_size >= pipeline.POOL_MIN_BATCH else None
-        if workers is None:
+        if not self.workers or batch_size < pipeline.POOL_MIN_BATCH:
             batch: list[Article] = []
             for a in articles:
                 batch.append(a if isinstance(a, Article) else Article.from_dict(a))
@@ -226,9 +225,10 @@ class Tracker:
                 except Exception as e:  # ingest the batches before the bad record, then raise
                     error, done, batch = e, True, []
                 if batch:
-                    job = None if _oversized(batch) else workers.submit(
-                        [a.text for a in batch], self.params
-                    )
+                    # Small inputs (a single article) never start the worker processes.
+                    small = len(batch) < pipeline.POOL_MIN_BATCH or _oversized(batch)
+                    workers = None if small else self._pool()
+                    job = workers.submit([a.text for a in batch], self.params) if workers else None
                     pending.append((batch, job))
             if pending and (done or len(pending) > 1):
                 b, job = pending.popleft()

@@ -135,8 +135,10 @@ def _articles(n: int, seed: int = 7) -> list[Article]:
         "council budget river bridge market school minister police court storm election"
         " hospital strike airport railway factory museum festival mayor village energy water"
     ).split()
-    pool = [" ".join(rng.choice(words) for _ in range(rng.randrange(6, 14))).capitalize() + "."
-            for _ in range(120)]
+    pool = [
+        " ".join(rng.choice(words) for _ in range(rng.randrange(6, 14))).capitalize() + "."
+        for _ in range(120)
+    ]
     arts = []
     for i in range(n):
         outlet = f"o{i % 4}.example"
@@ -145,9 +147,19 @@ def _articles(n: int, seed: int = 7) -> list[Article]:
             s = rng.choice(pool).split()
             s[rng.randrange(len(s))] = "harbour"
             sents.append(" ".join(s))
-        text = " ".join(sents) + f"\n\nRead more from {outlet} every day of the week, in print and online."
-        arts.append(Article(f"x{i:03d}", text, url=f"https://{outlet}/{i}", outlet=outlet,
-                            published=day(rng.randrange(0, 30))))
+        text = (
+            " ".join(sents)
+            + f"\n\nRead more from {outlet} every day of the week, in print and online."
+        )
+        arts.append(
+            Article(
+                f"x{i:03d}",
+                text,
+                url=f"https://{outlet}/{i}",
+                outlet=outlet,
+                published=day(rng.randrange(0, 30)),
+            )
+        )
     return arts
 
 
@@ -187,3 +199,64 @@ def test_reopened_store_finds_what_it_held(tmp_path):
     with Tracker(tmp_path / "once.db") as t:
         t.add_many(arts)
         assert dump(t.results()) == reopened
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60))
+def test_ascii_normalization_equals_the_general_one(text):
+    import unicodedata
+
+    from dedupe import segment as seg
+
+    t = seg._MD_LINK.sub(r"\1", text)
+    general = " ".join(seg._TOKEN.findall(unicodedata.normalize("NFKC", t).casefold()))
+    assert seg.normalize(text) == general
+    assert seg.tokens(general) == (general.split(" ") if general else [])
+
+
+def _rephrased_reference(words, params):
+    """The inverted-index definition of rephrased repeats, one pair at a time."""
+    from rapidfuzz.distance import Indel
+
+    from dedupe.fingerprint import _numbers
+
+    out: dict[int, list[tuple[int, float]]] = {}
+    sets = [set(w) for w in words]
+    postings: dict[str, list[int]] = {}
+    for k, w in enumerate(words):
+        if len(w) < params.repeat_min_words:
+            continue
+        shared: dict[int, int] = {}
+        for tok in sets[k]:
+            lst = postings.setdefault(tok, [])
+            if len(lst) <= 50:
+                for j in lst:
+                    shared[j] = shared.get(j, 0) + 1
+            lst.append(k)
+        for j in sorted(shared):
+            union = len(sets[j]) + len(sets[k]) - shared[j]
+            if shared[j] / union < params.repeat_words:
+                continue
+            if _numbers(sets[j]) != _numbers(sets[k]):
+                continue
+            ratio = Indel.normalized_similarity(" ".join(words[j]), " ".join(w))
+            if ratio >= params.repeat_ratio:
+                out.setdefault(k, []).append((j, round(ratio, 4)))
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(WORDS[:8] + ["7"]), min_size=0, max_size=12), max_size=40))
+def test_rephrased_equals_the_inverted_index(words):
+    from dedupe.fingerprint import rephrased
+
+    assert rephrased(words, Params()) == _rephrased_reference(words, Params())
+
+
+def test_rephrased_counts_a_word_only_for_its_first_holders():
+    from dedupe.fingerprint import rephrased
+
+    rng = random.Random(4)
+    words = [["common"] + rng.sample(WORDS, 6) for _ in range(70)]
+    words += [w[:] for w in words[60:]]  # late repeats, where "common" no longer counts
+    assert rephrased(words, Params()) == _rephrased_reference(words, Params())
