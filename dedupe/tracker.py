@@ -74,6 +74,10 @@ class Summary:
 class Tracker:
     """Clean and track articles against everything stored before.
 
+    One Tracker may be shared by threads: its calls take turns on one lock (and one SQLite
+    connection). Several processes may each open their own Tracker on one store file; their
+    batches take turns on the store's write lock. Do not carry a Tracker across ``fork()``.
+
     >>> with Tracker(":memory:") as t:
     ...     result = t.add({"id": "a1", "url": "https://example.org/a", "text": "Hello.\\nSubmit"})
     ...     result.text
@@ -134,6 +138,10 @@ class Tracker:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if exc[0] is not None:
+            # Failed or interrupted: the run stays unfinished, so the same command resumes it
+            # from the cursor its last committed batch wrote.
+            self._run = None
         self.close()
 
     def begin_run(

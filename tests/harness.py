@@ -87,9 +87,13 @@ def snapshot(db: Path, *, other_tables: bool = True) -> dict[str, list[Any]]:
         if "lsh_runs" in tables:
             # Runs are merged as the index grows and carry random tokens: compare what they
             # hold, (band, key, fingerprint), not how it is laid out.
-            held: list[tuple[int, int, int]] = []
+            held: list[tuple[Any, ...]] = []
             for band, keys, items in conn.execute("SELECT band, keys, items FROM lsh_runs"):
                 ks = np.frombuffer(keys, dtype="<u4").tolist()
+                if band < 0:  # a run's sketches: its items, then one uint32 row per item
+                    rows = np.frombuffer(items, dtype="<u4").reshape(len(ks), -1).tolist()
+                    held.extend((band, key[i], tuple(r)) for i, r in zip(ks, rows))
+                    continue
                 its = np.frombuffer(items, dtype="<u4").tolist()
                 held.extend((band, k, key[i]) for k, i in zip(ks, its))
             out["lsh_runs"] = sorted(held)
