@@ -56,15 +56,14 @@ Keep = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 @dataclass
 class _Run:
-    """One immutable run: per band, the sorted entries ``key << 32 | item``; and, when the
-    caller gave them, each item's sketch (``sketch_items`` sorted, rows aligned)."""
+    """One immutable run: per band, the sorted entries ``key << 32 | item``; whether its
+    items came with sketches (held in the index's array by item, not here)."""
 
     run: int
     token: int
     n: int
     bands: list[np.ndarray]
-    sketch_items: np.ndarray | None = None
-    sketches: np.ndarray | None = None
+    sketched: bool = False
 
 
 def _low32(keys: np.ndarray) -> np.ndarray:
@@ -82,12 +81,34 @@ class SqliteIndex:
     #: Runs of one size class merged into one when there are this many.
     FANOUT = 4
     #: With a ``keep`` test, items read per hot bucket, as a multiple of the cap.
-    SCAN = 10
+    SCAN = 5
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self._runs: dict[int, _Run] = {}
         self._loaded = False
+        # Sketches by item (row = item id; ``_sketched`` marks the rows that hold one).
+        self._sk = np.zeros((0, 0), dtype=_U32)
+        self._sketched = np.zeros(0, dtype=bool)
+
+    def _keep_sketches(self, items: np.ndarray, sketches: np.ndarray) -> None:
+        if not len(items):
+            return
+        top = int(items.max()) + 1
+        width = sketches.shape[1]
+        if self._sk.shape[1] != width:
+            if self._sketched.any():
+                raise ValueError("LSH sketches of different widths in one store")
+            self._sk = np.zeros((0, width), dtype=_U32)
+        if top > len(self._sk):
+            size = max(top, 2 * len(self._sk), 1024)
+            grown = np.zeros((size, width), dtype=_U32)
+            grown[: len(self._sk)] = self._sk
+            flags = np.zeros(size, dtype=bool)
+            flags[: len(self._sketched)] = self._sketched
+            self._sk, self._sketched = grown, flags
+        self._sk[items] = sketches
+        self._sketched[items] = True
 
     # -- persistence ---------------------------------------------------------------------
 
@@ -98,7 +119,7 @@ class SqliteIndex:
         rows = self.conn.execute("SELECT DISTINCT run, token FROM lsh_runs").fetchall()
         want = {int(r): int(t) for r, t in rows}
         for r in [r for r, run in self._runs.items() if want.get(r) != run.token]:
-            del self._runs[r]
+            del self._runs[r]  # (its sketches stay: an item's sketch never changes)
         for r, token in sorted(want.items()):
             if r not in self._runs:
                 self._runs[r] = self._read(r, token)
@@ -109,8 +130,9 @@ class SqliteIndex:
             "SELECT band, keys, items FROM lsh_runs WHERE run = ? ORDER BY band", (run,)
         ):
             if band == SKETCH_BAND:
-                out.sketch_items = np.frombuffer(k, dtype="<u4")
-                out.sketches = np.frombuffer(i, dtype="<u4").reshape(len(out.sketch_items), -1)
+                its = np.frombuffer(k, dtype="<u4")
+                self._keep_sketches(its, np.frombuffer(i, dtype="<u4").reshape(len(its), -1))
+                out.sketched = True
                 continue
             out.bands.append(_entries(np.frombuffer(k, dtype="<u4"), np.frombuffer(i, dtype="<u4")))
         out.n = len(out.bands[0]) if out.bands else 0
@@ -152,7 +174,7 @@ class SqliteIndex:
             "INSERT INTO lsh_runs (run, band, token, n, keys, items) VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
-        out = _Run(run, token, n, bands, sketch_items, sketches)
+        out = _Run(run, token, n, bands, sketch_items is not None and sketches is not None)
         self._runs[run] = out
         return out
 
@@ -188,11 +210,9 @@ class SqliteIndex:
                 for b in range(nb)
             ]
             sk_items = sk = None
-            if all(r.sketches is not None for r in group):
-                its = np.concatenate([r.sketch_items for r in group])  # type: ignore[misc]
-                order = np.argsort(its, kind="stable")
-                sk_items = its[order]
-                sk = np.concatenate([r.sketches for r in group])[order]  # type: ignore[misc]
+            if all(r.sketched for r in group):
+                sk_items = np.unique((bands[0] & _LOW).astype(_U32)) if bands else None
+                sk = self._sk[sk_items] if sk_items is not None else None
             self._delete(group)
             self._write(bands, sk_items, sk)
 
@@ -215,6 +235,7 @@ class SqliteIndex:
         if sketches is not None:
             order = np.argsort(its, kind="stable")
             sk_items, sk = its[order], np.asarray(sketches, dtype=_U32)[order]
+            self._keep_sketches(sk_items, sk)
         self._write(bands, sk_items, sk)
         self._compact()
 
@@ -253,8 +274,6 @@ class SqliteIndex:
         sorted_q = np.take_along_axis(low, order, axis=0).astype(_U64) << _SHIFT
         pair_parts: list[np.ndarray] = []
         for run in self._runs.values():
-            run_rows: list[np.ndarray] = []
-            run_items: list[np.ndarray] = []
             for b in range(min(len(run.bands), low.shape[1])):
                 entries = run.bands[b]
                 q = sorted_q[:, b]
@@ -266,18 +285,14 @@ class SqliteIndex:
                     continue
                 c = cnt[hit]
                 starts = np.repeat(lo[hit] - np.cumsum(c) + c, c)
-                run_rows.append(np.repeat(order[hit, b], c).astype(np.int64))
-                got = entries[starts + np.arange(int(c.sum()))] & _LOW
-                run_items.append(got.astype(np.int64))
-            if not run_rows:
-                continue
-            pairs = np.unique((np.concatenate(run_rows) << 32) | np.concatenate(run_items))
-            if filtering and run.sketches is not None:
-                its = (pairs & _MASK).astype(_U32)
-                at = np.searchsorted(run.sketch_items, its)  # type: ignore[arg-type]
-                mask = keep(sketches[pairs >> 32], run.sketches[at])  # type: ignore[index,misc]
-                pairs = pairs[mask]
-            pair_parts.append(pairs)
+                rows = np.repeat(order[hit, b], c).astype(np.int64)
+                items = (entries[starts + np.arange(int(c.sum()))] & _LOW).astype(np.int64)
+                if filtering:
+                    # Tested per band, as met (cheaper than sorting every meeting first);
+                    # items without a sketch are kept.
+                    ok = self._passes(rows, items, sketches, keep)  # type: ignore[arg-type]
+                    rows, items = rows[ok], items[ok]
+                pair_parts.append((rows << 32) | items)
         if not pair_parts:
             return empty, empty
         pairs = np.unique(np.concatenate(pair_parts))
@@ -286,6 +301,17 @@ class SqliteIndex:
         first = np.searchsorted(rows, rows, "left")
         keep_ = (np.arange(len(rows)) - first) < cap
         return rows[keep_], items[keep_]
+
+    def _passes(
+        self, rows: np.ndarray, items: np.ndarray, sketches: np.ndarray, keep: Keep
+    ) -> np.ndarray:
+        has = np.zeros(len(items), dtype=bool)
+        inside = items < len(self._sketched)
+        has[inside] = self._sketched[items[inside]]
+        ok = ~has
+        if has.any():
+            ok[has] = keep(sketches[rows[has]], self._sk[items[has]])
+        return ok
 
     def __len__(self) -> int:
         """Items indexed (counted once per run)."""

@@ -138,6 +138,22 @@ def _no_lsh(params: Params) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+def text_work(text: str, segments: Sequence[Segment], params: Params) -> tuple[Any, TextFacts]:
+    """The rephrased repeats and text facts of a stored article (what judging it needs
+    beyond the store), from its text and segments."""
+    words = []
+    for g in segments:
+        norm = normalize(g.text_of(text))
+        words.append(norm.split(" ") if norm else [])
+    return fingerprint.rephrased(words, params), text_facts(text, segments)
+
+
+def _text_task(items: list[tuple[str, list[Segment]]], params: dict[str, Any]) -> list[Any]:
+    p = Params(**params)
+    with gc_paused():
+        return [text_work(text, segs, p) for text, segs in items]
+
+
 def _analyze_task(texts: list[str], params: dict[str, Any]) -> tuple[Any, ...]:
     with gc_paused():
         return analyze(texts, Params(**params))
@@ -175,9 +191,32 @@ class Workers:
         ]
         return Pending(jobs, params)
 
+    def submit_text_work(self, docs: Sequence[Doc], params: Params) -> TextJob:
+        """:func:`text_work` of stored articles, in chunks across the processes."""
+        items = [(d.article.text, d.segments) for d in docs]
+        chunks = max(1, min(self.processes * 2, len(items) // 20))
+        size = -(-len(items) // chunks)
+        p = params.as_dict()
+        return TextJob(
+            [
+                self._pool.apply_async(_text_task, (items[i : i + size], p))
+                for i in range(0, len(items), size)
+            ]
+        )
+
     def close(self) -> None:
         self._pool.terminate()
         self._pool.join()
+
+
+class TextJob:
+    """Text work of stored articles, on its way from the workers (results in input order)."""
+
+    def __init__(self, jobs: list[Any]) -> None:
+        self.jobs = jobs
+
+    def result(self) -> list[Any]:
+        return [r for job in self.jobs for r in job.get()]
 
 
 class Pending:
@@ -710,8 +749,20 @@ def ingest(
     clock.lap("carriers")
     old_docs = load_docs(t, sorted(affected))
     t.timings["rejudged"] = t.timings.get("rejudged", 0) + len(old_docs)
+    # The text work of stored articles not in the cache goes to the workers, if there are
+    # many, while the new articles are judged here.
+    todo = [d for d in old_docs if t._text_cache.get(d.article.id) is None]
+    text_job = None
+    if len(todo) >= POOL_MIN_BATCH // 4 and t.workers:
+        workers = t._pool()
+        if workers is not None:
+            text_job = workers.submit_text_work(todo, p)
     clock.lap("load")
-    judged = judge(t, docs + old_docs, memory)
+    judged = judge(t, docs, memory)
+    if text_job is not None:
+        for d, (loose, facts) in zip(todo, text_job.result()):
+            d.loose, d.facts = loose, facts
+    judged += judge(t, old_docs, memory)
     clock.last = time.process_time()
     seg_rows: list[tuple[Any, ...]] = []
     changed: list[tuple[Any, ...]] = []
