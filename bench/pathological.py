@@ -14,8 +14,7 @@ Cases (all by default):
   nopunct-1mb        1 MB without punctuation, stored: every segment within the cap
   hot-bucket         2,000 articles of one outlet sharing a furniture line that varies in one
                      made-up word (a near duplicate each time): candidates per LSH query stay within
-                     Params.max_candidates; ms per article early and late, in batches of 100
-                     (2,000 articles) and one at a time as a scraper adds them (1,000)
+                     Params.max_candidates; seconds per article early and late
   regex              1 MB inputs that hurt backtracking regexes, through segment + normalize
 
 Figures are printed, not asserted (tests/test_pathological.py asserts the behaviour).
@@ -168,39 +167,16 @@ def case_nopunct_1mb() -> dict[str, Any]:
     return _store(_words(1_000_000))
 
 
-def _hot_articles(n: int) -> list[Any]:
-    """``n`` articles of one outlet, each with its own sentence and a furniture line that
-    differs from the others in one made-up word (no figure, no lexicon entry)."""
+def case_hot_bucket() -> dict[str, Any]:
     import datetime as dt
 
-    from dedupe import Article
-
-    rng = random.Random(3)
-    base = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
-    out = []
-    for i in range(n):
-        own = " ".join(rng.choice(WORDS) for _ in range(14)).capitalize() + "."
-        name = "".join(chr(97 + (i // 26**k) % 26) for k in range(3))
-        line = f"The Harbour Gazette newsroom takes your calls at the city desk, ask for {name}."
-        out.append(
-            Article(
-                f"a{i}",
-                own + "\n" + line,
-                outlet="gazette.example",
-                published=base + dt.timedelta(hours=i),
-            )
-        )
-    return out
-
-
-def _hot(n: int, batch: int) -> dict[str, Any]:
-    """Ingest the hot-bucket corpus ``batch`` articles at a time; candidates per query and
-    milliseconds per article for the first and the last tenth."""
     import numpy as np
 
-    from dedupe import Tracker
+    from dedupe import Article, Tracker
 
-    arts = _hot_articles(n)
+    n = 2000
+    rng = random.Random(3)
+    base = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
     seen: list[int] = []
     times: list[float] = []
     with Tracker(":memory:", workers=0) as t:
@@ -214,26 +190,33 @@ def _hot(n: int, batch: int) -> dict[str, Any]:
             return rows, items
 
         t.index.candidate_pairs = counted  # type: ignore[method-assign]
-        for k in range(0, n, batch):
+        for i in range(n):
+            own = " ".join(rng.choice(WORDS) for _ in range(14)).capitalize() + "."
+            name = "".join(chr(97 + (i // 26**k) % 26) for k in range(3))
+            line = (
+                f"The Harbour Gazette newsroom takes your calls at the city desk, ask for {name}."
+            )
             t0 = time.perf_counter()
-            t.add_many(arts[k : k + batch], batch_size=batch)
-            times.extend([(time.perf_counter() - t0) / batch] * len(arts[k : k + batch]))
+            t.add(
+                Article(
+                    f"a{i}",
+                    own + "\n" + line,
+                    outlet="gazette.example",
+                    published=base + dt.timedelta(hours=i),
+                )
+            )
+            times.append(time.perf_counter() - t0)
         stats = t.stats()
-    tenth = max(1, n // 10)
     return {
         "articles": n,
-        "batch": batch,
         "max_candidates_param": cap,
         "largest_candidate_list": max(seen),
+        "index_calls": len(seen),
         "near_pairs": stats["near_pairs"],
         "boilerplate_segments": stats["segments"].get("boilerplate", {}).get("segments", 0),
-        "ms_per_article_first_tenth": round(1000 * sum(times[:tenth]) / tenth, 1),
-        "ms_per_article_last_tenth": round(1000 * sum(times[-tenth:]) / tenth, 1),
+        "ms_per_article_first_200": round(1000 * sum(times[:200]) / 200, 1),
+        "ms_per_article_last_200": round(1000 * sum(times[-200:]) / 200, 1),
     }
-
-
-def case_hot_bucket() -> dict[str, Any]:
-    return {"batches_of_100": _hot(2000, 100), "one_at_a_time": _hot(1000, 1)}
 
 
 def case_regex() -> dict[str, Any]:

@@ -5,7 +5,9 @@ another storage layout) can replace this one without touching the rest.
 
 Layout: the band keys live in *runs*, immutable sorted arrays, one row of the store's
 ``lsh_runs`` table per run and band (the low 32 bits of each band key, and the item under it,
-as little-endian ``uint32`` BLOBs). ``add`` writes the new items as one run; runs of similar
+as little-endian ``uint32`` BLOBs). In memory a run is one sorted ``uint64`` array of
+``band << 59 | key << 27 | item`` (items up to 2**27), so one ``searchsorted`` answers all
+bands of a batch of queries. ``add`` writes the new items as one run; runs of similar
 size are merged (``FANOUT`` of them into one), so a store of ``n`` items holds about
 ``FANOUT * log(n)`` runs and each item is rewritten ``log(n)`` times over its life: adding
 costs in proportion to what is added, not to the store. The runs are read once per process
@@ -45,9 +47,15 @@ class Index(Protocol):
 
 _U32 = np.uint32
 _U64 = np.uint64
-_LOW = np.uint64(0xFFFFFFFF)
-_SHIFT = np.uint64(32)
+_BAND_SHIFT = np.uint64(59)
+_KEY_SHIFT = np.uint64(27)
+_ITEM = np.uint64((1 << 27) - 1)
+_KEY = np.uint64(0xFFFFFFFF)
 _MASK = np.int64(0xFFFFFFFF)
+#: Items (fingerprint ids) the index can hold: they share 64 bits with a band and a key.
+MAX_ITEM = (1 << 27) - 1
+#: Bands the index can hold.
+MAX_BANDS = 32
 #: The ``band`` of the row holding a run's sketches.
 SKETCH_BAND = -1
 #: ``keep(query_sketches, candidate_sketches) -> bool mask`` of :meth:`SqliteIndex.candidate_pairs`.
@@ -56,13 +64,14 @@ Keep = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 @dataclass
 class _Run:
-    """One immutable run: per band, the sorted entries ``key << 32 | item``; whether its
-    items came with sketches (held in the index's array by item, not here)."""
+    """One immutable run: the sorted entries ``band << 59 | key << 27 | item`` of its items,
+    and whether they came with sketches (held in the index's array by item, not here)."""
 
     run: int
     token: int
     n: int
-    bands: list[np.ndarray]
+    bands: int
+    entries: np.ndarray
     sketched: bool = False
 
 
@@ -71,8 +80,8 @@ def _low32(keys: np.ndarray) -> np.ndarray:
     return (np.asarray(keys, dtype=np.int64) & _MASK).astype(_U32)
 
 
-def _entries(keys: np.ndarray, items: np.ndarray) -> np.ndarray:
-    return (keys.astype(_U64) << _SHIFT) | items.astype(_U64)
+def _entries(band: int, keys: np.ndarray, items: np.ndarray) -> np.ndarray:
+    return (_U64(band) << _BAND_SHIFT) | (keys.astype(_U64) << _KEY_SHIFT) | items.astype(_U64)
 
 
 class SqliteIndex:
@@ -125,40 +134,48 @@ class SqliteIndex:
                 self._runs[r] = self._read(r, token)
 
     def _read(self, run: int, token: int) -> _Run:
-        out = _Run(run, token, 0, [])
+        parts: list[np.ndarray] = []
+        sketched = False
+        n = 0
         for band, k, i in self.conn.execute(
             "SELECT band, keys, items FROM lsh_runs WHERE run = ? ORDER BY band", (run,)
         ):
             if band == SKETCH_BAND:
                 its = np.frombuffer(k, dtype="<u4")
                 self._keep_sketches(its, np.frombuffer(i, dtype="<u4").reshape(len(its), -1))
-                out.sketched = True
+                sketched = True
                 continue
-            out.bands.append(_entries(np.frombuffer(k, dtype="<u4"), np.frombuffer(i, dtype="<u4")))
-        out.n = len(out.bands[0]) if out.bands else 0
-        return out
+            keys = np.frombuffer(k, dtype="<u4")
+            n = len(keys)
+            parts.append(_entries(band, keys, np.frombuffer(i, dtype="<u4")))
+        entries = np.concatenate(parts) if parts else np.zeros(0, dtype=_U64)
+        return _Run(run, token, n, len(parts), entries, sketched)
 
     def _write(
         self,
-        bands: list[np.ndarray],
+        entries: np.ndarray,
+        bands: int,
         sketch_items: np.ndarray | None = None,
         sketches: np.ndarray | None = None,
     ) -> _Run:
         row = self.conn.execute("SELECT COALESCE(MAX(run), 0) + 1 FROM lsh_runs").fetchone()
         run = int(row[0])
         token = int.from_bytes(os.urandom(8), "little") >> 1
-        n = len(bands[0]) if bands else 0
-        rows = [
-            (
-                run,
-                b,
-                token,
-                n,
-                (e >> _SHIFT).astype("<u4").tobytes(),
-                (e & _LOW).astype("<u4").tobytes(),
+        n = len(entries) // bands if bands else 0
+        cuts = np.searchsorted(entries, np.arange(bands + 1, dtype=_U64) << _BAND_SHIFT)
+        rows = []
+        for b in range(bands):
+            e = entries[cuts[b] : cuts[b + 1]]
+            rows.append(
+                (
+                    run,
+                    b,
+                    token,
+                    n,
+                    ((e >> _KEY_SHIFT) & _KEY).astype("<u4").tobytes(),
+                    (e & _ITEM).astype("<u4").tobytes(),
+                )
             )
-            for b, e in enumerate(bands)
-        ]
         if sketch_items is not None and sketches is not None:
             rows.append(
                 (
@@ -174,7 +191,8 @@ class SqliteIndex:
             "INSERT INTO lsh_runs (run, band, token, n, keys, items) VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
-        out = _Run(run, token, n, bands, sketch_items is not None and sketches is not None)
+        sketched = sketch_items is not None and sketches is not None
+        out = _Run(run, token, n, bands, entries, sketched)
         self._runs[run] = out
         return out
 
@@ -201,20 +219,18 @@ class SqliteIndex:
             if not full:
                 return
             group = sorted(by_class[full[0]], key=lambda r: r.run)
-            nb = len(group[0].bands)
-            if any(len(r.bands) != nb for r in group):
+            bands = group[0].bands
+            if any(r.bands != bands for r in group):
                 raise ValueError("LSH runs with different band counts in one store")
             # Each run is sorted: the stable sort (a merge sort) mostly merges them.
-            bands = [
-                np.sort(np.concatenate([r.bands[b] for r in group]), kind="stable")
-                for b in range(nb)
-            ]
+            entries = np.sort(np.concatenate([r.entries for r in group]), kind="stable")
             sk_items = sk = None
             if all(r.sketched for r in group):
-                sk_items = np.unique((bands[0] & _LOW).astype(_U32)) if bands else None
-                sk = self._sk[sk_items] if sk_items is not None else None
+                first_band = entries[: np.searchsorted(entries, _U64(1) << _BAND_SHIFT)]
+                sk_items = np.unique((first_band & _ITEM).astype(_U32))
+                sk = self._sk[sk_items]
             self._delete(group)
-            self._write(bands, sk_items, sk)
+            self._write(entries, bands, sk_items, sk)
 
     # -- the interface ------------------------------------------------------------------
 
@@ -228,15 +244,22 @@ class SqliteIndex:
         keys = np.asarray(keys)
         if len(items) == 0:
             return
-        its = np.asarray(items, dtype=np.int64).astype(_U32)
+        its = np.asarray(items, dtype=np.int64)
+        if its.min() < 0 or its.max() > MAX_ITEM:
+            raise ValueError(f"LSH items must be in 0..{MAX_ITEM}")
+        if keys.shape[1] > MAX_BANDS:
+            raise ValueError(f"at most {MAX_BANDS} LSH bands")
+        its32 = its.astype(_U32)
         low = _low32(keys)
-        bands = [np.sort(_entries(low[:, b], its)) for b in range(low.shape[1])]
+        entries = np.sort(
+            np.concatenate([_entries(b, low[:, b], its32) for b in range(low.shape[1])])
+        )
         sk_items = sk = None
         if sketches is not None:
-            order = np.argsort(its, kind="stable")
-            sk_items, sk = its[order], np.asarray(sketches, dtype=_U32)[order]
+            order = np.argsort(its32, kind="stable")
+            sk_items, sk = its32[order], np.asarray(sketches, dtype=_U32)[order]
             self._keep_sketches(sk_items, sk)
-        self._write(bands, sk_items, sk)
+        self._write(entries, low.shape[1], sk_items, sk)
         self._compact()
 
     def candidates(self, keys: np.ndarray, cap: int) -> list[list[int]]:
@@ -264,35 +287,37 @@ class SqliteIndex:
             self.refresh()
         keys = np.asarray(keys)
         empty = np.zeros(0, dtype=np.int64)
-        if keys.shape[0] == 0 or cap <= 0:
+        if keys.shape[0] == 0 or cap <= 0 or not self._runs:
             return empty, empty
         filtering = sketches is not None and keep is not None
         scan = cap * self.SCAN if filtering else cap
-        low = _low32(keys)
-        # Sorted queries walk each sorted band forward: far fewer cache misses.
-        order = np.argsort(low, axis=0, kind="stable")
-        sorted_q = np.take_along_axis(low, order, axis=0).astype(_U64) << _SHIFT
+        m, nb = keys.shape[0], min(keys.shape[1], MAX_BANDS)
+        low = _low32(keys[:, :nb])
+        q = np.concatenate([_entries(b, low[:, b], np.zeros(m, dtype=_U32)) for b in range(nb)])
+        qrow = np.tile(np.arange(m, dtype=np.int64), nb)
+        # Sorted queries walk each sorted run forward: far fewer cache misses.
+        order = np.argsort(q, kind="stable")
+        q, qrow = q[order], qrow[order]
+        q_hi = q | _ITEM
         pair_parts: list[np.ndarray] = []
         for run in self._runs.values():
-            for b in range(min(len(run.bands), low.shape[1])):
-                entries = run.bands[b]
-                q = sorted_q[:, b]
-                lo = np.searchsorted(entries, q, "left")
-                hi = np.searchsorted(entries, q | _LOW, "right")
-                cnt = np.minimum(hi - lo, scan)
-                hit = np.flatnonzero(cnt)
-                if hit.size == 0:
-                    continue
-                c = cnt[hit]
-                starts = np.repeat(lo[hit] - np.cumsum(c) + c, c)
-                rows = np.repeat(order[hit, b], c).astype(np.int64)
-                items = (entries[starts + np.arange(int(c.sum()))] & _LOW).astype(np.int64)
-                if filtering:
-                    # Tested per band, as met (cheaper than sorting every meeting first);
-                    # items without a sketch are kept.
-                    ok = self._passes(rows, items, sketches, keep)  # type: ignore[arg-type]
-                    rows, items = rows[ok], items[ok]
-                pair_parts.append((rows << 32) | items)
+            entries = run.entries
+            lo = np.searchsorted(entries, q, "left")
+            hi = np.searchsorted(entries, q_hi, "right")
+            cnt = np.minimum(hi - lo, scan)
+            hit = np.flatnonzero(cnt)
+            if hit.size == 0:
+                continue
+            c = cnt[hit]
+            starts = np.repeat(lo[hit] - np.cumsum(c) + c, c)
+            rows = np.repeat(qrow[hit], c)
+            items = (entries[starts + np.arange(int(c.sum()))] & _ITEM).astype(np.int64)
+            if filtering:
+                # Tested as met (cheaper than sorting every meeting first); items without a
+                # sketch are kept.
+                ok = self._passes(rows, items, sketches, keep)  # type: ignore[arg-type]
+                rows, items = rows[ok], items[ok]
+            pair_parts.append((rows << 32) | items)
         if not pair_parts:
             return empty, empty
         pairs = np.unique(np.concatenate(pair_parts))

@@ -733,7 +733,10 @@ def ingest(
     affected = _count_carriers(t, arts, fps_of, edges)
     affected -= {a.id for a in arts}
 
-    # Judge the new articles (from memory) and the affected stored ones, all at once.
+    # Judge the new articles (from memory); the affected stored ones are noted as stale and
+    # judged again in bulk later (Tracker.flush), once however many batches touch them.
+    t.store.mark_stale(sorted(affected))
+    t.timings["stale"] = t.timings.get("stale", 0) + len(affected)
     docs = [
         Doc(
             a,
@@ -747,57 +750,34 @@ def ingest(
     ]
     memory = {d.article.id: d for d in docs}
     clock.lap("carriers")
-    old_docs = load_docs(t, sorted(affected))
-    t.timings["rejudged"] = t.timings.get("rejudged", 0) + len(old_docs)
-    # The text work of stored articles not in the cache goes to the workers, if there are
-    # many, while the new articles are judged here.
-    todo = [d for d in old_docs if t._text_cache.get(d.article.id) is None]
-    text_job = None
-    if len(todo) >= POOL_MIN_BATCH // 4 and t.workers:
-        workers = t._pool()
-        if workers is not None:
-            text_job = workers.submit_text_work(todo, p)
-    clock.lap("load")
     judged = judge(t, docs, memory)
-    if text_job is not None:
-        for d, (loose, facts) in zip(todo, text_job.result()):
-            d.loose, d.facts = loose, facts
-    judged += judge(t, old_docs, memory)
     clock.last = time.process_time()
     seg_rows: list[tuple[Any, ...]] = []
-    changed: list[tuple[Any, ...]] = []
     jmemo: dict[Any, str] = {}
     results: dict[str, Result] = {}
     for j in judged:
         d = j.doc
         aid = d.article.id
-        if d.stored is None:
-            for g, fp, f in zip(d.segments, d.fps, j.findings):
-                seg_rows.append(
-                    (
-                        aid,
-                        g.index,
-                        g.kind,
-                        g.start,
-                        g.end,
-                        g.block,
-                        json.dumps(g.parts) if g.parts else None,
-                        fp,
-                        f.verdict,
-                        f.rule,
-                        f.reason,
-                        matched_json(f, jmemo),
-                    )
+        for g, fp, f in zip(d.segments, d.fps, j.findings):
+            seg_rows.append(
+                (
+                    aid,
+                    g.index,
+                    g.kind,
+                    g.start,
+                    g.end,
+                    g.block,
+                    json.dumps(g.parts) if g.parts else None,
+                    fp,
+                    f.verdict,
+                    f.rule,
+                    f.reason,
+                    matched_json(f, jmemo),
                 )
-            results[aid] = t._result(d.article, d.segments, j.findings, "added")
-        else:
-            for g, f, old in zip(d.segments, j.findings, d.stored):
-                row = (f.verdict, f.rule, f.reason, matched_json(f, jmemo))
-                if row != old:
-                    changed.append((*row, aid, g.index))
+            )
+        results[aid] = t._result(d.article, d.segments, j.findings, "added")
     clock.lap("results")
     store.insert_judged_segments(seg_rows)
-    store.update_verdicts(changed)
     clock.lap("write")
 
     # Articles already stored: their verdicts as the store stands now.
@@ -814,6 +794,35 @@ def ingest(
             out.append(results[a.id])
     clock.lap("known")
     return out, len(arts), len(known)
+
+
+def rejudge(t: Tracker, ids: Sequence[str]) -> int:
+    """Judge stored articles again and rewrite the stored verdicts that changed (inside the
+    caller's transaction); their text work goes to the workers when there are many.
+    Returns the segments rewritten."""
+    clock = Clock(t.timings)
+    p = t.params
+    docs = load_docs(t, ids)
+    todo = [d for d in docs if t._text_cache.get(d.article.id) is None]
+    if len(todo) >= POOL_MIN_BATCH // 4 and t.workers:
+        workers = t._pool()
+        if workers is not None:
+            for d, (loose, facts) in zip(todo, workers.submit_text_work(todo, p).result()):
+                d.loose, d.facts = loose, facts
+    clock.lap("load")
+    t.timings["rejudged"] = t.timings.get("rejudged", 0) + len(docs)
+    changed: list[tuple[Any, ...]] = []
+    jmemo: dict[Any, str] = {}
+    for j in judge(t, docs):
+        d = j.doc
+        for g, f, old in zip(d.segments, j.findings, d.stored or ()):
+            row = (f.verdict, f.rule, f.reason, matched_json(f, jmemo))
+            if row != old:
+                changed.append((*row, d.article.id, g.index))
+    clock.last = time.process_time()
+    t.store.update_verdicts(changed)
+    clock.lap("write")
+    return len(changed)
 
 
 def _match(
