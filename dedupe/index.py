@@ -5,9 +5,7 @@ another storage layout) can replace this one without touching the rest.
 
 Layout: the band keys live in *runs*, immutable sorted arrays, one row of the store's
 ``lsh_runs`` table per run and band (the low 32 bits of each band key, and the item under it,
-as little-endian ``uint32`` BLOBs). In memory a run is one sorted ``uint64`` array of
-``band << 59 | key << 27 | item`` (items up to 2**27), so one ``searchsorted`` answers all
-bands of a batch of queries. ``add`` writes the new items as one run; runs of similar
+as little-endian ``uint32`` BLOBs). ``add`` writes the new items as one run; runs of similar
 size are merged (``FANOUT`` of them into one), so a store of ``n`` items holds about
 ``FANOUT * log(n)`` runs and each item is rewritten ``log(n)`` times over its life: adding
 costs in proportion to what is added, not to the store. The runs are read once per process
@@ -47,15 +45,9 @@ class Index(Protocol):
 
 _U32 = np.uint32
 _U64 = np.uint64
-_BAND_SHIFT = np.uint64(59)
-_KEY_SHIFT = np.uint64(27)
-_ITEM = np.uint64((1 << 27) - 1)
-_KEY = np.uint64(0xFFFFFFFF)
+_LOW = np.uint64(0xFFFFFFFF)
+_SHIFT = np.uint64(32)
 _MASK = np.int64(0xFFFFFFFF)
-#: Items (fingerprint ids) the index can hold: they share 64 bits with a band and a key.
-MAX_ITEM = (1 << 27) - 1
-#: Bands the index can hold.
-MAX_BANDS = 32
 #: The ``band`` of the row holding a run's sketches.
 SKETCH_BAND = -1
 #: ``keep(query_sketches, candidate_sketches) -> bool mask`` of :meth:`SqliteIndex.candidate_pairs`.
@@ -64,15 +56,15 @@ Keep = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 @dataclass
 class _Run:
-    """One immutable run: the sorted entries ``band << 59 | key << 27 | item`` of its items,
-    and whether they came with sketches (held in the index's array by item, not here)."""
+    """One immutable run: per band, the sorted entries ``key << 32 | item``; and, when the
+    caller gave them, each item's sketch (``sketch_items`` sorted, rows aligned)."""
 
     run: int
     token: int
     n: int
-    bands: int
-    entries: np.ndarray
-    sketched: bool = False
+    bands: list[np.ndarray]
+    sketch_items: np.ndarray | None = None
+    sketches: np.ndarray | None = None
 
 
 def _low32(keys: np.ndarray) -> np.ndarray:
@@ -80,8 +72,8 @@ def _low32(keys: np.ndarray) -> np.ndarray:
     return (np.asarray(keys, dtype=np.int64) & _MASK).astype(_U32)
 
 
-def _entries(band: int, keys: np.ndarray, items: np.ndarray) -> np.ndarray:
-    return (_U64(band) << _BAND_SHIFT) | (keys.astype(_U64) << _KEY_SHIFT) | items.astype(_U64)
+def _entries(keys: np.ndarray, items: np.ndarray) -> np.ndarray:
+    return (keys.astype(_U64) << _SHIFT) | items.astype(_U64)
 
 
 class SqliteIndex:
@@ -90,34 +82,12 @@ class SqliteIndex:
     #: Runs of one size class merged into one when there are this many.
     FANOUT = 4
     #: With a ``keep`` test, items read per hot bucket, as a multiple of the cap.
-    SCAN = 5
+    SCAN = 10
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self._runs: dict[int, _Run] = {}
         self._loaded = False
-        # Sketches by item (row = item id; ``_sketched`` marks the rows that hold one).
-        self._sk = np.zeros((0, 0), dtype=_U32)
-        self._sketched = np.zeros(0, dtype=bool)
-
-    def _keep_sketches(self, items: np.ndarray, sketches: np.ndarray) -> None:
-        if not len(items):
-            return
-        top = int(items.max()) + 1
-        width = sketches.shape[1]
-        if self._sk.shape[1] != width:
-            if self._sketched.any():
-                raise ValueError("LSH sketches of different widths in one store")
-            self._sk = np.zeros((0, width), dtype=_U32)
-        if top > len(self._sk):
-            size = max(top, 2 * len(self._sk), 1024)
-            grown = np.zeros((size, width), dtype=_U32)
-            grown[: len(self._sk)] = self._sk
-            flags = np.zeros(size, dtype=bool)
-            flags[: len(self._sketched)] = self._sketched
-            self._sk, self._sketched = grown, flags
-        self._sk[items] = sketches
-        self._sketched[items] = True
 
     # -- persistence ---------------------------------------------------------------------
 
@@ -128,54 +98,45 @@ class SqliteIndex:
         rows = self.conn.execute("SELECT DISTINCT run, token FROM lsh_runs").fetchall()
         want = {int(r): int(t) for r, t in rows}
         for r in [r for r, run in self._runs.items() if want.get(r) != run.token]:
-            del self._runs[r]  # (its sketches stay: an item's sketch never changes)
+            del self._runs[r]
         for r, token in sorted(want.items()):
             if r not in self._runs:
                 self._runs[r] = self._read(r, token)
 
     def _read(self, run: int, token: int) -> _Run:
-        parts: list[np.ndarray] = []
-        sketched = False
-        n = 0
+        out = _Run(run, token, 0, [])
         for band, k, i in self.conn.execute(
             "SELECT band, keys, items FROM lsh_runs WHERE run = ? ORDER BY band", (run,)
         ):
             if band == SKETCH_BAND:
-                its = np.frombuffer(k, dtype="<u4")
-                self._keep_sketches(its, np.frombuffer(i, dtype="<u4").reshape(len(its), -1))
-                sketched = True
+                out.sketch_items = np.frombuffer(k, dtype="<u4")
+                out.sketches = np.frombuffer(i, dtype="<u4").reshape(len(out.sketch_items), -1)
                 continue
-            keys = np.frombuffer(k, dtype="<u4")
-            n = len(keys)
-            parts.append(_entries(band, keys, np.frombuffer(i, dtype="<u4")))
-        entries = np.concatenate(parts) if parts else np.zeros(0, dtype=_U64)
-        return _Run(run, token, n, len(parts), entries, sketched)
+            out.bands.append(_entries(np.frombuffer(k, dtype="<u4"), np.frombuffer(i, dtype="<u4")))
+        out.n = len(out.bands[0]) if out.bands else 0
+        return out
 
     def _write(
         self,
-        entries: np.ndarray,
-        bands: int,
+        bands: list[np.ndarray],
         sketch_items: np.ndarray | None = None,
         sketches: np.ndarray | None = None,
     ) -> _Run:
         row = self.conn.execute("SELECT COALESCE(MAX(run), 0) + 1 FROM lsh_runs").fetchone()
         run = int(row[0])
         token = int.from_bytes(os.urandom(8), "little") >> 1
-        n = len(entries) // bands if bands else 0
-        cuts = np.searchsorted(entries, np.arange(bands + 1, dtype=_U64) << _BAND_SHIFT)
-        rows = []
-        for b in range(bands):
-            e = entries[cuts[b] : cuts[b + 1]]
-            rows.append(
-                (
-                    run,
-                    b,
-                    token,
-                    n,
-                    ((e >> _KEY_SHIFT) & _KEY).astype("<u4").tobytes(),
-                    (e & _ITEM).astype("<u4").tobytes(),
-                )
+        n = len(bands[0]) if bands else 0
+        rows = [
+            (
+                run,
+                b,
+                token,
+                n,
+                (e >> _SHIFT).astype("<u4").tobytes(),
+                (e & _LOW).astype("<u4").tobytes(),
             )
+            for b, e in enumerate(bands)
+        ]
         if sketch_items is not None and sketches is not None:
             rows.append(
                 (
@@ -191,8 +152,7 @@ class SqliteIndex:
             "INSERT INTO lsh_runs (run, band, token, n, keys, items) VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
-        sketched = sketch_items is not None and sketches is not None
-        out = _Run(run, token, n, bands, entries, sketched)
+        out = _Run(run, token, n, bands, sketch_items, sketches)
         self._runs[run] = out
         return out
 
@@ -219,18 +179,22 @@ class SqliteIndex:
             if not full:
                 return
             group = sorted(by_class[full[0]], key=lambda r: r.run)
-            bands = group[0].bands
-            if any(r.bands != bands for r in group):
+            nb = len(group[0].bands)
+            if any(len(r.bands) != nb for r in group):
                 raise ValueError("LSH runs with different band counts in one store")
             # Each run is sorted: the stable sort (a merge sort) mostly merges them.
-            entries = np.sort(np.concatenate([r.entries for r in group]), kind="stable")
+            bands = [
+                np.sort(np.concatenate([r.bands[b] for r in group]), kind="stable")
+                for b in range(nb)
+            ]
             sk_items = sk = None
-            if all(r.sketched for r in group):
-                first_band = entries[: np.searchsorted(entries, _U64(1) << _BAND_SHIFT)]
-                sk_items = np.unique((first_band & _ITEM).astype(_U32))
-                sk = self._sk[sk_items]
+            if all(r.sketches is not None for r in group):
+                its = np.concatenate([r.sketch_items for r in group])  # type: ignore[misc]
+                order = np.argsort(its, kind="stable")
+                sk_items = its[order]
+                sk = np.concatenate([r.sketches for r in group])[order]  # type: ignore[misc]
             self._delete(group)
-            self._write(entries, bands, sk_items, sk)
+            self._write(bands, sk_items, sk)
 
     # -- the interface ------------------------------------------------------------------
 
@@ -244,22 +208,14 @@ class SqliteIndex:
         keys = np.asarray(keys)
         if len(items) == 0:
             return
-        its = np.asarray(items, dtype=np.int64)
-        if its.min() < 0 or its.max() > MAX_ITEM:
-            raise ValueError(f"LSH items must be in 0..{MAX_ITEM}")
-        if keys.shape[1] > MAX_BANDS:
-            raise ValueError(f"at most {MAX_BANDS} LSH bands")
-        its32 = its.astype(_U32)
+        its = np.asarray(items, dtype=np.int64).astype(_U32)
         low = _low32(keys)
-        entries = np.sort(
-            np.concatenate([_entries(b, low[:, b], its32) for b in range(low.shape[1])])
-        )
+        bands = [np.sort(_entries(low[:, b], its)) for b in range(low.shape[1])]
         sk_items = sk = None
         if sketches is not None:
-            order = np.argsort(its32, kind="stable")
-            sk_items, sk = its32[order], np.asarray(sketches, dtype=_U32)[order]
-            self._keep_sketches(sk_items, sk)
-        self._write(entries, low.shape[1], sk_items, sk)
+            order = np.argsort(its, kind="stable")
+            sk_items, sk = its[order], np.asarray(sketches, dtype=_U32)[order]
+        self._write(bands, sk_items, sk)
         self._compact()
 
     def candidates(self, keys: np.ndarray, cap: int) -> list[list[int]]:
@@ -287,37 +243,41 @@ class SqliteIndex:
             self.refresh()
         keys = np.asarray(keys)
         empty = np.zeros(0, dtype=np.int64)
-        if keys.shape[0] == 0 or cap <= 0 or not self._runs:
+        if keys.shape[0] == 0 or cap <= 0:
             return empty, empty
         filtering = sketches is not None and keep is not None
         scan = cap * self.SCAN if filtering else cap
-        m, nb = keys.shape[0], min(keys.shape[1], MAX_BANDS)
-        low = _low32(keys[:, :nb])
-        q = np.concatenate([_entries(b, low[:, b], np.zeros(m, dtype=_U32)) for b in range(nb)])
-        qrow = np.tile(np.arange(m, dtype=np.int64), nb)
-        # Sorted queries walk each sorted run forward: far fewer cache misses.
-        order = np.argsort(q, kind="stable")
-        q, qrow = q[order], qrow[order]
-        q_hi = q | _ITEM
+        low = _low32(keys)
+        # Sorted queries walk each sorted band forward: far fewer cache misses.
+        order = np.argsort(low, axis=0, kind="stable")
+        sorted_q = np.take_along_axis(low, order, axis=0).astype(_U64) << _SHIFT
         pair_parts: list[np.ndarray] = []
         for run in self._runs.values():
-            entries = run.entries
-            lo = np.searchsorted(entries, q, "left")
-            hi = np.searchsorted(entries, q_hi, "right")
-            cnt = np.minimum(hi - lo, scan)
-            hit = np.flatnonzero(cnt)
-            if hit.size == 0:
+            run_rows: list[np.ndarray] = []
+            run_items: list[np.ndarray] = []
+            for b in range(min(len(run.bands), low.shape[1])):
+                entries = run.bands[b]
+                q = sorted_q[:, b]
+                lo = np.searchsorted(entries, q, "left")
+                hi = np.searchsorted(entries, q | _LOW, "right")
+                cnt = np.minimum(hi - lo, scan)
+                hit = np.flatnonzero(cnt)
+                if hit.size == 0:
+                    continue
+                c = cnt[hit]
+                starts = np.repeat(lo[hit] - np.cumsum(c) + c, c)
+                run_rows.append(np.repeat(order[hit, b], c).astype(np.int64))
+                got = entries[starts + np.arange(int(c.sum()))] & _LOW
+                run_items.append(got.astype(np.int64))
+            if not run_rows:
                 continue
-            c = cnt[hit]
-            starts = np.repeat(lo[hit] - np.cumsum(c) + c, c)
-            rows = np.repeat(qrow[hit], c)
-            items = (entries[starts + np.arange(int(c.sum()))] & _ITEM).astype(np.int64)
-            if filtering:
-                # Tested as met (cheaper than sorting every meeting first); items without a
-                # sketch are kept.
-                ok = self._passes(rows, items, sketches, keep)  # type: ignore[arg-type]
-                rows, items = rows[ok], items[ok]
-            pair_parts.append((rows << 32) | items)
+            pairs = np.unique((np.concatenate(run_rows) << 32) | np.concatenate(run_items))
+            if filtering and run.sketches is not None:
+                its = (pairs & _MASK).astype(_U32)
+                at = np.searchsorted(run.sketch_items, its)  # type: ignore[arg-type]
+                mask = keep(sketches[pairs >> 32], run.sketches[at])  # type: ignore[index,misc]
+                pairs = pairs[mask]
+            pair_parts.append(pairs)
         if not pair_parts:
             return empty, empty
         pairs = np.unique(np.concatenate(pair_parts))
@@ -326,17 +286,6 @@ class SqliteIndex:
         first = np.searchsorted(rows, rows, "left")
         keep_ = (np.arange(len(rows)) - first) < cap
         return rows[keep_], items[keep_]
-
-    def _passes(
-        self, rows: np.ndarray, items: np.ndarray, sketches: np.ndarray, keep: Keep
-    ) -> np.ndarray:
-        has = np.zeros(len(items), dtype=bool)
-        inside = items < len(self._sketched)
-        has[inside] = self._sketched[items[inside]]
-        ok = ~has
-        if has.any():
-            ok[has] = keep(sketches[rows[has]], self._sk[items[has]])
-        return ok
 
     def __len__(self) -> int:
         """Items indexed (counted once per run)."""
