@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -556,21 +555,24 @@ def _jsonl_file(draw: st.DrawFn) -> tuple[bytes, list[tuple[str, int]]]:
     return sep.join(lines) + draw(st.sampled_from([b"", sep])), truth
 
 
-_FUZZ_DIR = Path(tempfile.mkdtemp(prefix="dedupe-fuzz-"))
+@pytest.fixture(scope="module")
+def fuzz_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One scratch folder for every fuzz case of this module, under pytest's own temp root."""
+    return tmp_path_factory.mktemp("fuzz")
 
 
-def _read_back(name: str, data: bytes) -> tuple[Path, list[object]]:
+def _read_back(folder: Path, name: str, data: bytes) -> tuple[Path, list[object]]:
     """Write ``data`` as ``name`` (one scratch folder for every case, emptied, so no file of
     an earlier case is taken for a sidecar) and read it."""
-    for old in _FUZZ_DIR.iterdir():
+    for old in folder.iterdir():
         old.unlink()
-    p = _FUZZ_DIR / name
+    p = folder / name
     p.write_bytes(data)
     return p, list(read_inputs([str(p)]))
 
 
-def _check_jsonl(data: bytes, truth: list[tuple[str, int]]) -> None:
-    p, out = _read_back("fuzz.jsonl", data)
+def _check_jsonl(folder: Path, data: bytes, truth: list[tuple[str, int]]) -> None:
+    p, out = _read_back(folder, "fuzz.jsonl", data)
     if not truth:
         assert [(type(o), o.problem) for o in out] == [(BadRecord, "empty file")]
         return
@@ -595,8 +597,8 @@ _any_bytes = st.one_of(
 )
 
 
-def _check_any(name: str, data: bytes) -> None:
-    p, out = _read_back(name, data)
+def _check_any(folder: Path, name: str, data: bytes) -> None:
+    p, out = _read_back(folder, name, data)
     for o in out:
         if isinstance(o, Article):
             for s in (o.id, o.text, o.title or ""):
@@ -608,25 +610,25 @@ def _check_any(name: str, data: bytes) -> None:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_jsonl_file())
-def test_fuzz_jsonl(f: tuple[bytes, list[tuple[str, int]]]) -> None:
-    _check_jsonl(*f)
+def test_fuzz_jsonl(fuzz_dir: Path, f: tuple[bytes, list[tuple[str, int]]]) -> None:
+    _check_jsonl(fuzz_dir, *f)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_any_name, _any_bytes)
-def test_fuzz_any_file(name: str, data: bytes) -> None:
-    _check_any(name, data)
+def test_fuzz_any_file(fuzz_dir: Path, name: str, data: bytes) -> None:
+    _check_any(fuzz_dir, name, data)
 
 
 @pytest.mark.slow
 @settings(max_examples=8_000, deadline=None, suppress_health_check=list(HealthCheck))
 @given(_jsonl_file())
-def test_fuzz_jsonl_8k(f: tuple[bytes, list[tuple[str, int]]]) -> None:
-    _check_jsonl(*f)
+def test_fuzz_jsonl_8k(fuzz_dir: Path, f: tuple[bytes, list[tuple[str, int]]]) -> None:
+    _check_jsonl(fuzz_dir, *f)
 
 
 @pytest.mark.slow
 @settings(max_examples=2_000, deadline=None, suppress_health_check=list(HealthCheck))
 @given(_any_name, _any_bytes)
-def test_fuzz_any_file_2k(name: str, data: bytes) -> None:
-    _check_any(name, data)
+def test_fuzz_any_file_2k(fuzz_dir: Path, name: str, data: bytes) -> None:
+    _check_any(fuzz_dir, name, data)
