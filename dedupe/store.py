@@ -187,6 +187,18 @@ def m006_articles_seq(db: sqlite_utils.Database) -> None:
 
 
 @MIGRATIONS()
+def m007_rejected_once(db: sqlite_utils.Database) -> None:
+    """A record is quarantined once, however often its input is read again (a finished run
+    re-run, or a run killed after its last batch): drop the copies earlier runs kept and
+    index what identifies a record, so :meth:`Store.reject` can look before it inserts."""
+    db.execute(
+        "DELETE FROM rejected WHERE id NOT IN (SELECT MIN(id) FROM rejected"
+        " GROUP BY source, line, problem, raw)"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS rejected_where ON rejected(source, line)")
+
+
+@MIGRATIONS()
 def m004_views(db: sqlite_utils.Database) -> None:
     """What Datasette needs to make the store browsable with no plugin and no metadata file:
     a label for fingerprints, views answering the common questions, full-text search."""
@@ -464,11 +476,15 @@ class Store:
     def reject(
         self, run: int | None, source: str, line: int | None, problem: str, raw: str | None
     ) -> None:
-        """Quarantine one skipped input record (``raw`` is cut to :data:`MAX_REJECTED_RAW`)."""
+        """Quarantine one skipped input record (``raw`` is cut to :data:`MAX_REJECTED_RAW`),
+        unless the same record (source, line, problem and text) is kept already: reading an
+        input again must not count its bad records twice."""
         if raw is not None:
             raw = raw[:MAX_REJECTED_RAW].encode("utf-8", "backslashreplace").decode("utf-8")
         self.conn.execute(
-            "INSERT INTO rejected (run, source, line, problem, raw) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO rejected (run, source, line, problem, raw) SELECT ?1, ?2, ?3, ?4, ?5"
+            " WHERE NOT EXISTS (SELECT 1 FROM rejected WHERE source = ?2 AND line IS ?3"
+            " AND problem = ?4 AND raw IS ?5)",
             (run, _storable(source), line, _storable(problem), raw),
         )
 

@@ -373,6 +373,24 @@ def test_quarantine_keeps_the_record_as_read(tmp_path: Path) -> None:
     assert {run for run, *_ in rows} == {1}
 
 
+def test_reading_an_input_again_quarantines_its_bad_records_once(tmp_path: Path) -> None:
+    path = tmp_path / "q.jsonl"
+    path.write_bytes(jsonl(b'{"id": "q1", "text": "cut', b'{"id": "ok", "text": "Fine text."}'))
+    db = tmp_path / "q.db"
+    args = ["ingest", "--db", str(db), "--skip-bad", str(path)]
+    for _ in range(3):  # a finished run, re-run: it reads the whole input again
+        r = CliRunner().invoke(cli, args)
+        assert r.exit_code == 0, r.output
+    path.write_bytes(jsonl(b'{"id": "q1", "text": "cut2', b'{"id": "ok", "text": "Fine text."}'))
+    assert CliRunner().invoke(cli, args).exit_code == 0  # another record on the same line
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT line, raw FROM rejected ORDER BY id").fetchall()
+        runs = conn.execute("SELECT articles_rejected FROM runs ORDER BY id").fetchall()
+    conn.close()
+    assert rows == [(1, '{"id": "q1", "text": "cut'), (1, '{"id": "q1", "text": "cut2')]
+    assert runs == [(1,), (1,), (1,), (1,)]  # each run still says what it skipped
+
+
 def test_the_size_caps_reject_with_file_and_line(tmp_path: Path) -> None:
     from dedupe.tracker import MAX_ARTICLE_CHARS
 
