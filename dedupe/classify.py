@@ -161,7 +161,12 @@ def classify(
     seg_texts = [g.text_of(text) for g in segments]
     if facts is None:
         facts = text_facts(text, segments)
-    lex, block_pos, pitch, pitch_opener = facts.lex, facts.block_pos, facts.pitch, facts.pitch_opener
+    lex, block_pos, pitch, pitch_opener = (
+        facts.lex,
+        facts.block_pos,
+        facts.pitch,
+        facts.pitch_opener,
+    )
 
     findings: list[Finding] = []
     for g, t, hit, ev in zip(segments, seg_texts, lex, evidence):

@@ -403,9 +403,7 @@ def _write_dir(results: Iterable[Result], outdir: Path, fmt: str) -> None:
         if fmt == "text":
             target.write_text(r.text, encoding="utf-8")
         else:
-            target.write_text(
-                _json(r.as_dict(), indent=2) + "\n", encoding="utf-8"
-            )
+            target.write_text(_json(r.as_dict(), indent=2) + "\n", encoding="utf-8")
 
 
 @cli.command()

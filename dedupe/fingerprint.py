@@ -122,7 +122,9 @@ def signatures(hash_sets: Sequence[np.ndarray], num_perm: int, seed: int) -> np.
     return _signatures_flat(values, lengths, num_perm, seed)
 
 
-def _signatures_flat(values: np.ndarray, lengths: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+def _signatures_flat(
+    values: np.ndarray, lengths: np.ndarray, num_perm: int, seed: int
+) -> np.ndarray:
     """:func:`signatures` of sets given as one flat array of hash values and their lengths.
 
     Laid out permutation-major (``num_perm`` x values), so the per-set minimum is a
@@ -146,8 +148,10 @@ def _signatures_flat(values: np.ndarray, lengths: np.ndarray, num_perm: int, see
             if rows.size:
                 lo, hi = int(starts[rows[0]]), int(ends[rows[-1]])
                 hv = _fmix32(values[lo:hi].astype(np.uint32, copy=False))
-                buf = work[:, : hi - lo] if hi - lo <= work.shape[1] else np.empty(
-                    (num_perm, hi - lo), dtype=np.uint32
+                buf = (
+                    work[:, : hi - lo]
+                    if hi - lo <= work.shape[1]
+                    else np.empty((num_perm, hi - lo), dtype=np.uint32)
                 )
                 np.multiply(col_a, hv[None, :], out=buf)
                 np.add(buf, col_b, out=buf)
@@ -210,7 +214,9 @@ def lsh_of(word_lists: Sequence[Sequence[str]], params: Params) -> tuple[np.ndar
         rows = np.repeat(np.arange(len(word_lists)), lengths)
         bit = values & np.uint32(SKETCH_WORDS * 32 - 1)
         np.bitwise_or.at(
-            sketch, (rows, (bit >> np.uint32(5)).astype(np.intp)), np.uint32(1) << (bit & np.uint32(31))
+            sketch,
+            (rows, (bit >> np.uint32(5)).astype(np.intp)),
+            np.uint32(1) << (bit & np.uint32(31)),
         )
     sketch[:, SKETCH_WORDS] = sizes
     return band_keys(sigs, params.bands, params.rows), sketch

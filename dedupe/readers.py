@@ -718,7 +718,9 @@ def _article(
             if md is not None:
                 article = apply_metadata(article, md)
         if ctx.max_chars is not None and len(article.text) > ctx.max_chars:
-            return BadRecord(source, line, _too_long(article.text, ctx.max_chars), unit, _raw(record))
+            return BadRecord(
+                source, line, _too_long(article.text, ctx.max_chars), unit, _raw(record)
+            )
         return article
     except ValueError as e:
         return BadRecord(source, line, str(e), unit, _raw(record))

@@ -301,7 +301,8 @@ def strip_format_chars(text: str) -> str:
 # ASCII without markdown links, the common case: NFKC and case folding are plain lower-casing
 # there, and the words are the runs of letters and digits.
 _ASCII_NON_WORD = bytes.maketrans(
-    bytes(c for c in range(128) if not chr(c).isalnum()), b" " * sum(not chr(c).isalnum() for c in range(128))
+    bytes(c for c in range(128) if not chr(c).isalnum()),
+    b" " * sum(not chr(c).isalnum() for c in range(128)),
 )
 
 

@@ -939,7 +939,9 @@ class Store:
             out.setdefault(row[0], []).append(row[1:])
         return out
 
-    def locate_many(self, pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, int, int]]:
+    def locate_many(
+        self, pairs: Iterable[tuple[int, str]]
+    ) -> dict[tuple[int, str], tuple[int, int, int]]:
         """For each (fingerprint, article), its first segment there as (idx, start, end)."""
         out: dict[tuple[int, str], tuple[int, int, int]] = {}
         c = self.conn

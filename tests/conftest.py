@@ -34,14 +34,16 @@ def corpus() -> list[Article]:
         ),
         Article(
             "a2",
-            "A new bridge opened downtown, easing traffic for thousands of commuters.\n\n" + FURNITURE,
+            "A new bridge opened downtown, easing traffic for thousands of commuters.\n\n"
+            + FURNITURE,
             url="https://a.example/2",
             outlet="a.example",
             published=day(2),
         ),
         Article(
             "a3",
-            "Local schools will start an hour later next year, the district announced.\n\n" + FURNITURE,
+            "Local schools will start an hour later next year, the district announced.\n\n"
+            + FURNITURE,
             url="https://a.example/3",
             outlet="a.example",
             published=day(3),

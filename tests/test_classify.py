@@ -52,15 +52,24 @@ def test_repeated_byline_is_boilerplate_and_other_repeats_are_repeats():
 
 def test_recurrence_in_this_or_another_outlet():
     peer = Peer("x1", "a.example", D1, -1, -1, 1.0)
-    _, f = judge("Our newsroom can be reached at the city desk.", {0: Evidence((peer,), (("a.example", 3),))})
+    _, f = judge(
+        "Our newsroom can be reached at the city desk.", {0: Evidence((peer,), (("a.example", 3),))}
+    )
     assert (f[0].verdict, f[0].rule) == ("boilerplate", "recurrence")
     assert "3 articles of this outlet" in f[0].reason
-    _, f = judge("Our newsroom can be reached at the city desk.", {0: Evidence((), (("a.example", 2),))})
+    _, f = judge(
+        "Our newsroom can be reached at the city desk.", {0: Evidence((), (("a.example", 2),))}
+    )
     assert (f[0].verdict, f[0].rule) == ("kept", "same-outlet")
-    _, f = judge("Our newsroom can be reached at the city desk.", {0: Evidence((peer,), (("a.example", 2),))})
+    _, f = judge(
+        "Our newsroom can be reached at the city desk.", {0: Evidence((peer,), (("a.example", 2),))}
+    )
     assert (f[0].verdict, f[0].rule) == ("reused", "same-outlet-copy")
     other = Peer("y1", "b.example", D1, -1, -1, 1.0)
-    _, f = judge("A wire block carried by every page of another site.", {0: Evidence((other,), (("b.example", 7), ("a.example", 1)))})
+    _, f = judge(
+        "A wire block carried by every page of another site.",
+        {0: Evidence((other,), (("b.example", 7), ("a.example", 1)))},
+    )
     assert (f[0].verdict, f[0].rule) == ("boilerplate", "recurrence")
     assert "outlet b.example" in f[0].reason
 
@@ -69,7 +78,10 @@ def test_reuse_direction_follows_publication_date():
     text = "Officials said the shelters were full for a third day in a row."
     earlier = Peer("src", "b.example", D1, 0, 10, 0.9)
     later = Peer("dst", "c.example", D3, 0, 10, 1.0)
-    _, f = judge(text, {0: Evidence((earlier, later), (("b.example", 1), ("c.example", 1), ("a.example", 1)))})
+    _, f = judge(
+        text,
+        {0: Evidence((earlier, later), (("b.example", 1), ("c.example", 1), ("a.example", 1)))},
+    )
     assert (f[0].verdict, f[0].rule) == ("reused", "reuse")
     assert [m.article for m in f[0].matched] == ["src"]
     _, f = judge(text, {0: Evidence((later,), (("c.example", 1), ("a.example", 1)))})
@@ -92,7 +104,9 @@ def test_same_date_ties_break_by_id_not_arrival():
     twin = Peer("aaa", "b.example", D2, 0, 10, 1.0)
     _, f = judge(text, {0: Evidence((twin,), ())}, article="zzz")
     assert f[0].verdict == "reused"
-    _, f = judge(text, {0: Evidence((Peer("zzz", "b.example", D2, 0, 10, 1.0),), ())}, article="aaa")
+    _, f = judge(
+        text, {0: Evidence((Peer("zzz", "b.example", D2, 0, 10, 1.0),), ())}, article="aaa"
+    )
     assert f[0].rule == "reuse-origin"
 
 
@@ -100,5 +114,7 @@ def test_bylines_and_short_sentences_are_never_reuse():
     other = Peer("y", "b.example", D1, 0, 5, 1.0)
     _, f = judge("By Jane Smith", {0: Evidence((other,), ())})
     assert f[0].verdict == "kept"
-    _, f = judge("It rained. Then it stopped raining entirely.", {0: Evidence((other,), (), (), True)})
+    _, f = judge(
+        "It rained. Then it stopped raining entirely.", {0: Evidence((other,), (), (), True)}
+    )
     assert f[0].verdict == "kept"

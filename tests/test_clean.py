@@ -13,7 +13,9 @@ def judge(text, bad):
     """Findings that strip every segment whose text is in ``bad``."""
     segs = segment(text)
     findings = [
-        Finding(g.start, g.end, g.kind, "boilerplate" if g.text_of(text) in bad else "kept", "", "t")
+        Finding(
+            g.start, g.end, g.kind, "boilerplate" if g.text_of(text) in bad else "kept", "", "t"
+        )
         for g in segs
     ]
     return segs, findings
@@ -31,7 +33,10 @@ def test_whole_lines_take_their_blank_lines():
 
 def test_sentences_take_their_spaces():
     text = "One is kept. Two must go. Three is kept.\nFour is kept. Five must go."
-    assert cleaned(text, {"Two must go.", "Five must go."}) == "One is kept. Three is kept.\nFour is kept."
+    assert (
+        cleaned(text, {"Two must go.", "Five must go."})
+        == "One is kept. Three is kept.\nFour is kept."
+    )
 
 
 def test_byline_inside_a_split_sentence_is_cut_and_the_sentence_rejoined():

@@ -55,9 +55,18 @@ def test_the_furniture_of_the_samples_is_gone_and_the_content_intact(db):
     tna = out["002_b2bc5bbcef59be12"]
     assert tna.count("Written by [David Kelly](#)") == 1
     assert "about 6,500 migrants are in custody in El Paso alone" in tna  # rejoined
-    for gone in ("Click here", "Subscribe", "24 Issues Per Year", "Cancel anytime", "Getty Images", "Get exclusive digital access"):
+    for gone in (
+        "Click here",
+        "Subscribe",
+        "24 Issues Per Year",
+        "Cancel anytime",
+        "Getty Images",
+        "Get exclusive digital access",
+    ):
         assert gone not in tna
-    assert tna.endswith("border cities and states are now at a breaking point in fighting the invasion.")
+    assert tna.endswith(
+        "border cities and states are now at a breaking point in fighting the invasion."
+    )
     convoy = out["003_73172487f9671b7e"]
     assert "( –" not in convoy and "\nConvoys of tens of thousands" in convoy
     assert "What is your opinion" not in convoy and "[email" not in convoy
@@ -67,7 +76,12 @@ def test_the_furniture_of_the_samples_is_gone_and_the_content_intact(db):
     assert dm.count("Recent data shows the immigration crisis is shifting west") == 1
     afpi = out["004_581cc1ed6cd9b8c5"]
     original = (SAMPLES / "004_581cc1ed6cd9b8c5.txt").read_text(encoding="utf-8")
-    for kept in ("**Figure 1:** Example charts", "Vaughan, Jessica. \"Map: Sanctuary", "Vaughan, Jessica. \"Deportations", "## INTRODUCTION"):
+    for kept in (
+        "**Figure 1:** Example charts",
+        'Vaughan, Jessica. "Map: Sanctuary',
+        'Vaughan, Jessica. "Deportations',
+        "## INTRODUCTION",
+    ):
         assert kept in afpi
     assert len(afpi) > 0.99 * len(original)
 
@@ -76,7 +90,12 @@ def test_samples_report_no_reuse(db):
     for d in lines(run("clean", "--db", db, str(SAMPLES))):
         assert all(c["verdict"] != "reused" for c in d["removed"])
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM segments WHERE verdict = 'reused' OR rule LIKE 'reuse%'").fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "SELECT COUNT(*) FROM segments WHERE verdict = 'reused' OR rule LIKE 'reuse%'"
+            ).fetchone()[0]
+            == 0
+        )
 
 
 def test_format_text_and_output_folder(db, tmp_path):
@@ -158,7 +177,13 @@ def test_bad_record_stops_and_leaves_the_store_as_it_was(db, tmp_path):
 
 def test_stdin_and_env_db(tmp_path):
     db = str(tmp_path / "env.db")
-    data = json.dumps({"id": "s1", "url": "https://x.example/a", "text": "Submit\nA story from stdin about a new ferry line."})
+    data = json.dumps(
+        {
+            "id": "s1",
+            "url": "https://x.example/a",
+            "text": "Submit\nA story from stdin about a new ferry line.",
+        }
+    )
     r = run("clean", "-", input=data, env={"DEDUPE_DB": db})
     assert r.exit_code == 0, r.output
     (d,) = lines(r)

@@ -12,7 +12,9 @@ from dedupe.segment import normalize, tokens
 
 PAIRS = [
     json.loads(line)
-    for line in (Path(__file__).parent / "golden" / "pairs.jsonl").read_text(encoding="utf-8").splitlines()
+    for line in (Path(__file__).parent / "golden" / "pairs.jsonl")
+    .read_text(encoding="utf-8")
+    .splitlines()
     if line.strip()
 ]
 

@@ -71,7 +71,10 @@ def test_page_break_with_byline_keeps_one_sentence_in_two_parts():
 def test_page_break_without_interruption():
     text = "and on the same day the Department of Homeland Security (DHS)\n\nended the partnership."
     (g,) = segment(text)
-    assert g.text_of(text) == "and on the same day the Department of Homeland Security (DHS) ended the partnership."
+    assert (
+        g.text_of(text)
+        == "and on the same day the Department of Homeland Security (DHS) ended the partnership."
+    )
 
 
 def test_headings_and_list_items_are_not_joined():

@@ -12,13 +12,29 @@ from dedupe.store import Store
 def test_new_store_has_schema_wal_and_migrations(tmp_path):
     path = tmp_path / "s.db"
     with Store(path) as s:
-        tables = {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert {"articles", "segments", "fingerprints", "near", "lsh", "carriers", "runs", "settings", "_sqlite_migrations"} <= tables
+        tables = {
+            r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        assert {
+            "articles",
+            "segments",
+            "fingerprints",
+            "near",
+            "lsh",
+            "carriers",
+            "runs",
+            "settings",
+            "_sqlite_migrations",
+        } <= tables
         assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        applied = [r[0] for r in s.conn.execute("SELECT name FROM _sqlite_migrations ORDER BY rowid")]
+        applied = [
+            r[0] for r in s.conn.execute("SELECT name FROM _sqlite_migrations ORDER BY rowid")
+        ]
         assert applied[0] == "m001_initial"
     with Store(path) as s:  # reopening applies nothing twice
-        assert s.conn.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone()[0] == len(applied)
+        assert s.conn.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone()[0] == len(
+            applied
+        )
 
 
 def test_runs_record_parameters_and_versions(tmp_path):
@@ -27,7 +43,9 @@ def test_runs_record_parameters_and_versions(tmp_path):
         t.begin_run("ingest", ["x.jsonl"])
         t.add({"id": "a", "text": "A short story about the harbour and its new cranes."})
     with sqlite3.connect(path) as conn:
-        run = conn.execute("SELECT command, inputs, params, tool_version, datasketch_version, articles_added, finished_at FROM runs").fetchone()
+        run = conn.execute(
+            "SELECT command, inputs, params, tool_version, datasketch_version, articles_added, finished_at FROM runs"
+        ).fetchone()
     assert run[0] == "ingest" and json.loads(run[1]) == ["x.jsonl"]
     params = json.loads(run[2])
     assert params["scheme"] == "affine32" and params["num_perm"] == 128 and params["seed"] == 1
@@ -57,7 +75,13 @@ def test_hostile_values_are_bound_not_executed(tmp_path):
     path = tmp_path / "h.db"
     outlet = "Le Monde' OR '1'='1\"; DROP TABLE articles; --"
     with Tracker(path) as t:
-        t.add({"id": "x]; DROP TABLE segments; --", "outlet": outlet, "text": "A text about the weather in the mountains this week."})
+        t.add(
+            {
+                "id": "x]; DROP TABLE segments; --",
+                "outlet": outlet,
+                "text": "A text about the weather in the mountains this week.",
+            }
+        )
         (a,) = list(t.store.articles())
     assert a.outlet == outlet and a.id == "x]; DROP TABLE segments; --"
 

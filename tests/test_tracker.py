@@ -63,7 +63,9 @@ def test_same_article_twice_changes_nothing(articles, tmp_path):
     with Tracker(db) as t:
         t.add_many(articles)
         before = dump(t.results())
-        again = t.add_many(articles + [Article("other-id", articles[0].text, outlet=articles[0].outlet)])
+        again = t.add_many(
+            articles + [Article("other-id", articles[0].text, outlet=articles[0].outlet)]
+        )
         assert {r.status for r in again} == {"known"}
         assert dump(t.results()) == before
         assert t.store.count_articles() == len(articles)
@@ -72,7 +74,12 @@ def test_same_article_twice_changes_nothing(articles, tmp_path):
 def test_unknown_outlet_and_date_never_win_or_crash():
     arts = [
         Article("undated", WIRE),
-        Article("dated", "Intro line of the dated story, written by staff.\n" + WIRE, outlet="d.example", published=day(9)),
+        Article(
+            "dated",
+            "Intro line of the dated story, written by staff.\n" + WIRE,
+            outlet="d.example",
+            published=day(9),
+        ),
     ]
     with Tracker(":memory:") as t:
         t.add_many(arts)
@@ -144,7 +151,10 @@ LINE = st.sampled_from(
 def test_cleaned_text_plus_cuts_rebuild_every_article(texts, strip):
     from dedupe.clean import restore
 
-    arts = [Article(f"a{i}", "\n".join(t) or "x", outlet="o.example" if i % 2 else None) for i, t in enumerate(texts)]
+    arts = [
+        Article(f"a{i}", "\n".join(t) or "x", outlet="o.example" if i % 2 else None)
+        for i, t in enumerate(texts)
+    ]
     arts = [a for a in arts if a.text.strip()]
     with Tracker(":memory:", strip_reused=strip) as t:
         t.add_many(arts)
@@ -159,9 +169,15 @@ def test_cleaned_text_plus_cuts_rebuild_every_article(texts, strip):
 
 def test_identical_text_from_another_outlet_is_syndication_not_the_same_article():
     text = WIRE + "\n\nThe agency said more buses would arrive on Tuesday from the capital."
-    wire = Article("w1", text, url="https://wire.example/1", outlet="wire.example", published=day(1))
-    copy = Article("p1", text, url="https://paper.example/9", outlet="paper.example", published=day(2))
-    rescrape = Article("w1-again", text, url="https://wire.example/1?utm_source=x", outlet="wire.example")
+    wire = Article(
+        "w1", text, url="https://wire.example/1", outlet="wire.example", published=day(1)
+    )
+    copy = Article(
+        "p1", text, url="https://paper.example/9", outlet="paper.example", published=day(2)
+    )
+    rescrape = Article(
+        "w1-again", text, url="https://wire.example/1?utm_source=x", outlet="wire.example"
+    )
     same_text = Article("w2", text, outlet="wire.example")
     with Tracker(":memory:") as t:
         statuses = [r.status for r in t.add_many([copy, wire, rescrape, same_text])]
