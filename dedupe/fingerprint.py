@@ -7,9 +7,12 @@ segments at once with numpy instead of one Python call per shingle.
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 import xxhash
@@ -356,40 +359,71 @@ class Verifier:
 MAX_REPHRASE_SEGMENTS = 3000
 
 
+#: Earlier segments examined per word of a segment's prefix in :func:`rephrased`: a word
+#: that opens more segments than that is furniture of the article, not a clue.
+MAX_REPHRASE_POSTINGS = 50
+
+
 def rephrased(words: Sequence[Sequence[str]], params: Params) -> dict[int, list[tuple[int, float]]]:
     """Pairs of segments of one article that repeat each other in other words: for each
     segment, the earlier ones it rephrases, with their edit similarity (0..1).
 
-    Candidates share most of their words (an inverted index over the article's words, common
-    words skipped); each is confirmed by word-set Jaccard and by edit similarity of the
-    normalized texts (rapidfuzz), which respects word order.
+    Candidates come from a prefix filter: a pair whose Jaccard reaches ``repeat_words``
+    shares at least ``need = ceil(repeat_words * n)`` words of each side, so with the words
+    that occur in more than one segment ordered rarest first, the two share one among the
+    first ``m - need + 1`` of each (``m`` such words); only those are indexed. Each candidate is
+    confirmed by word-set Jaccard, equal figures and edit similarity of the normalized texts
+    (rapidfuzz), which respects word order.
     """
     from rapidfuzz.distance import Indel
 
     out: dict[int, list[tuple[int, float]]] = {}
     if len(words) > MAX_REPHRASE_SEGMENTS:
         return out
+    t = params.repeat_words
     sets = [set(w) for w in words]
+    eligible = [k for k, w in enumerate(words) if len(w) >= params.repeat_min_words]
+    df = Counter(chain.from_iterable(sets[k] for k in eligible))
+    # Words of one segment only can join no pair: they are left out of every prefix.
+    multi = {tok for tok, n in df.items() if n > 1}
+    rank = {tok: r for r, tok in enumerate(sorted(multi, key=lambda tok: (df[tok], tok)))}
+    by_rank = rank.__getitem__
     postings: dict[str, list[int]] = {}
-    for k, w in enumerate(words):
-        if len(w) < params.repeat_min_words:
-            continue
-        shared: dict[int, int] = {}
-        for tok in sets[k]:
+    texts: dict[int, str] = {}
+    numbers: dict[int, set[str]] = {}
+    for k in eligible:
+        s_k = sets[k]
+        n_k = len(s_k)
+        # the fewest common words a set of n_k words needs (a hair low: rounding must never
+        # shorten the prefix and lose a pair)
+        need = math.ceil(t * n_k - 1e-9)
+        common = s_k & multi
+        if len(common) < need:
+            continue  # shares too few words with the rest of the article for any pair
+        prefix = sorted(common, key=by_rank)[: len(common) - need + 1]
+        seen: set[int] = set()
+        for tok in prefix:
             lst = postings.setdefault(tok, [])
-            if len(lst) <= 50:  # a word in more segments than that says nothing
-                for j in lst:
-                    shared[j] = shared.get(j, 0) + 1
+            for j in lst[:MAX_REPHRASE_POSTINGS]:
+                seen.add(j)
             lst.append(k)
-        text_k = " ".join(w)
-        numbers_k = _numbers(sets[k])
-        for j in sorted(shared):
-            union = len(sets[j]) + len(sets[k]) - shared[j]
-            if shared[j] / union < params.repeat_words:
+        if not seen:
+            continue
+        texts[k] = text_k = " ".join(words[k])
+        numbers_k = numbers[k] = _numbers(s_k)
+        for j in sorted(seen):
+            s_j = sets[j]
+            if len(s_j) < t * n_k - 1e-9 or n_k < t * len(s_j) - 1e-9:
+                continue  # sizes too far apart for the Jaccard to reach t
+            inter = len(s_j & s_k)
+            if inter / (len(s_j) + n_k - inter) < t:
                 continue
-            if _numbers(sets[j]) != numbers_k:
+            if numbers.setdefault(j, _numbers(s_j)) != numbers_k:
                 continue  # other figures: another fact, not the same sentence reworded
-            ratio = Indel.normalized_similarity(" ".join(words[j]), text_k)
+            text_j = texts.get(j)
+            if text_j is None:
+                text_j = texts[j] = " ".join(words[j])
+            ratio = Indel.normalized_similarity(text_j, text_k)
             if ratio >= params.repeat_ratio:
                 out.setdefault(k, []).append((j, round(ratio, 4)))
     return out

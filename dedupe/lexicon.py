@@ -312,7 +312,9 @@ def _match_key(key: str, cleaned: str) -> Entry | None:
     for e in t.contains:
         if best is not None and len(e.key) <= len(best.key):
             break
-        if _find_bounded(key, e.key) >= 0 and _accept(e, key, cleaned):
+        # ``in`` first: a C-level test that rules out almost every entry before the slower
+        # word-boundary search.
+        if e.key in key and _find_bounded(key, e.key) >= 0 and _accept(e, key, cleaned):
             best = e
             break
     return best

@@ -215,31 +215,24 @@ def test_ascii_normalization_equals_the_general_one(text):
 
 
 def _rephrased_reference(words, params):
-    """The inverted-index definition of rephrased repeats, one pair at a time."""
+    """Rephrased repeats by their definition, every pair of long-enough segments tried."""
     from rapidfuzz.distance import Indel
 
     from dedupe.fingerprint import _numbers
 
     out: dict[int, list[tuple[int, float]]] = {}
     sets = [set(w) for w in words]
-    postings: dict[str, list[int]] = {}
-    for k, w in enumerate(words):
-        if len(w) < params.repeat_min_words:
-            continue
-        shared: dict[int, int] = {}
-        for tok in sets[k]:
-            lst = postings.setdefault(tok, [])
-            if len(lst) <= 50:
-                for j in lst:
-                    shared[j] = shared.get(j, 0) + 1
-            lst.append(k)
-        for j in sorted(shared):
-            union = len(sets[j]) + len(sets[k]) - shared[j]
-            if shared[j] / union < params.repeat_words:
+    long = [k for k, w in enumerate(words) if len(w) >= params.repeat_min_words]
+    for k in long:
+        for j in long:
+            if j >= k:
+                break
+            inter = len(sets[j] & sets[k])
+            if inter / (len(sets[j]) + len(sets[k]) - inter) < params.repeat_words:
                 continue
             if _numbers(sets[j]) != _numbers(sets[k]):
                 continue
-            ratio = Indel.normalized_similarity(" ".join(words[j]), " ".join(w))
+            ratio = Indel.normalized_similarity(" ".join(words[j]), " ".join(words[k]))
             if ratio >= params.repeat_ratio:
                 out.setdefault(k, []).append((j, round(ratio, 4)))
     return out
@@ -253,10 +246,23 @@ def test_rephrased_equals_the_inverted_index(words):
     assert rephrased(words, Params()) == _rephrased_reference(words, Params())
 
 
-def test_rephrased_counts_a_word_only_for_its_first_holders():
+def test_rephrased_finds_repeats_past_a_word_every_segment_has():
     from dedupe.fingerprint import rephrased
 
     rng = random.Random(4)
     words = [["common"] + rng.sample(WORDS, 6) for _ in range(70)]
-    words += [w[:] for w in words[60:]]  # late repeats, where "common" no longer counts
-    assert rephrased(words, Params()) == _rephrased_reference(words, Params())
+    words += [w[:] for w in words[60:]]  # late repeats of segments 60-69
+    out = rephrased(words, Params())
+    assert out == _rephrased_reference(words, Params())
+    assert all((k - 10, 1.0) in out[k] for k in range(70, 80))
+
+
+def test_rephrased_examines_a_bounded_number_of_earlier_segments():
+    from dedupe.fingerprint import MAX_REPHRASE_POSTINGS, rephrased
+
+    same = ["the", "same", "sentence", "once", "more", "in", "this", "article"]
+    out = rephrased([same] * 400, Params())
+    # every copy pairs with earlier copies, but with no more than the cap of them
+    assert len(out) == 399
+    assert max(len(v) for v in out.values()) == MAX_REPHRASE_POSTINGS
+    assert out[399][:3] == [(0, 1.0), (1, 1.0), (2, 1.0)]
