@@ -138,6 +138,22 @@ def _no_lsh(params: Params) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+def text_work(text: str, segments: Sequence[Segment], params: Params) -> tuple[Any, TextFacts]:
+    """The rephrased repeats and text facts of a stored article (what judging it needs
+    beyond the store), from its text and segments."""
+    words = []
+    for g in segments:
+        norm = normalize(g.text_of(text))
+        words.append(norm.split(" ") if norm else [])
+    return fingerprint.rephrased(words, params), text_facts(text, segments)
+
+
+def _text_task(items: list[tuple[str, list[Segment]]], params: dict[str, Any]) -> list[Any]:
+    p = Params(**params)
+    with gc_paused():
+        return [text_work(text, segs, p) for text, segs in items]
+
+
 def _analyze_task(texts: list[str], params: dict[str, Any]) -> tuple[Any, ...]:
     with gc_paused():
         return analyze(texts, Params(**params))
@@ -175,9 +191,32 @@ class Workers:
         ]
         return Pending(jobs, params)
 
+    def submit_text_work(self, docs: Sequence[Doc], params: Params) -> TextJob:
+        """:func:`text_work` of stored articles, in chunks across the processes."""
+        items = [(d.article.text, d.segments) for d in docs]
+        chunks = max(1, min(self.processes * 2, len(items) // 20))
+        size = -(-len(items) // chunks)
+        p = params.as_dict()
+        return TextJob(
+            [
+                self._pool.apply_async(_text_task, (items[i : i + size], p))
+                for i in range(0, len(items), size)
+            ]
+        )
+
     def close(self) -> None:
         self._pool.terminate()
         self._pool.join()
+
+
+class TextJob:
+    """Text work of stored articles, on its way from the workers (results in input order)."""
+
+    def __init__(self, jobs: list[Any]) -> None:
+        self.jobs = jobs
+
+    def result(self) -> list[Any]:
+        return [r for job in self.jobs for r in job.get()]
 
 
 class Pending:
@@ -694,7 +733,10 @@ def ingest(
     affected = _count_carriers(t, arts, fps_of, edges)
     affected -= {a.id for a in arts}
 
-    # Judge the new articles (from memory) and the affected stored ones, all at once.
+    # Judge the new articles (from memory); the affected stored ones are noted as stale and
+    # judged again in bulk later (Tracker.flush), once however many batches touch them.
+    t.store.mark_stale(sorted(affected))
+    t.timings["stale"] = t.timings.get("stale", 0) + len(affected)
     docs = [
         Doc(
             a,
@@ -708,45 +750,34 @@ def ingest(
     ]
     memory = {d.article.id: d for d in docs}
     clock.lap("carriers")
-    old_docs = load_docs(t, sorted(affected))
-    t.timings["rejudged"] = t.timings.get("rejudged", 0) + len(old_docs)
-    clock.lap("load")
-    judged = judge(t, docs + old_docs, memory)
+    judged = judge(t, docs, memory)
     clock.last = time.process_time()
     seg_rows: list[tuple[Any, ...]] = []
-    changed: list[tuple[Any, ...]] = []
     jmemo: dict[Any, str] = {}
     results: dict[str, Result] = {}
     for j in judged:
         d = j.doc
         aid = d.article.id
-        if d.stored is None:
-            for g, fp, f in zip(d.segments, d.fps, j.findings):
-                seg_rows.append(
-                    (
-                        aid,
-                        g.index,
-                        g.kind,
-                        g.start,
-                        g.end,
-                        g.block,
-                        json.dumps(g.parts) if g.parts else None,
-                        fp,
-                        f.verdict,
-                        f.rule,
-                        f.reason,
-                        matched_json(f, jmemo),
-                    )
+        for g, fp, f in zip(d.segments, d.fps, j.findings):
+            seg_rows.append(
+                (
+                    aid,
+                    g.index,
+                    g.kind,
+                    g.start,
+                    g.end,
+                    g.block,
+                    json.dumps(g.parts) if g.parts else None,
+                    fp,
+                    f.verdict,
+                    f.rule,
+                    f.reason,
+                    matched_json(f, jmemo),
                 )
-            results[aid] = t._result(d.article, d.segments, j.findings, "added")
-        else:
-            for g, f, old in zip(d.segments, j.findings, d.stored):
-                row = (f.verdict, f.rule, f.reason, matched_json(f, jmemo))
-                if row != old:
-                    changed.append((*row, aid, g.index))
+            )
+        results[aid] = t._result(d.article, d.segments, j.findings, "added")
     clock.lap("results")
     store.insert_judged_segments(seg_rows)
-    store.update_verdicts(changed)
     clock.lap("write")
 
     # Articles already stored: their verdicts as the store stands now.
@@ -763,6 +794,35 @@ def ingest(
             out.append(results[a.id])
     clock.lap("known")
     return out, len(arts), len(known)
+
+
+def rejudge(t: Tracker, ids: Sequence[str]) -> int:
+    """Judge stored articles again and rewrite the stored verdicts that changed (inside the
+    caller's transaction); their text work goes to the workers when there are many.
+    Returns the segments rewritten."""
+    clock = Clock(t.timings)
+    p = t.params
+    docs = load_docs(t, ids)
+    todo = [d for d in docs if t._text_cache.get(d.article.id) is None]
+    if len(todo) >= POOL_MIN_BATCH // 4 and t.workers:
+        workers = t._pool()
+        if workers is not None:
+            for d, (loose, facts) in zip(todo, workers.submit_text_work(todo, p).result()):
+                d.loose, d.facts = loose, facts
+    clock.lap("load")
+    t.timings["rejudged"] = t.timings.get("rejudged", 0) + len(docs)
+    changed: list[tuple[Any, ...]] = []
+    jmemo: dict[Any, str] = {}
+    for j in judge(t, docs):
+        d = j.doc
+        for g, f, old in zip(d.segments, j.findings, d.stored or ()):
+            row = (f.verdict, f.rule, f.reason, matched_json(f, jmemo))
+            if row != old:
+                changed.append((*row, d.article.id, g.index))
+    clock.last = time.process_time()
+    t.store.update_verdicts(changed)
+    clock.lap("write")
+    return len(changed)
 
 
 def _match(

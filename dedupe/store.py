@@ -199,6 +199,17 @@ def m007_rejected_once(db: sqlite_utils.Database) -> None:
 
 
 @MIGRATIONS()
+def m008_stale(db: sqlite_utils.Database) -> None:
+    """Stored articles whose kept verdicts a later article may have changed: judged again in
+    bulk (``Tracker.flush``), once, not with every batch that touches them."""
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS stale (
+            article TEXT PRIMARY KEY REFERENCES articles(id)
+        ) WITHOUT ROWID"""
+    )
+
+
+@MIGRATIONS()
 def m004_views(db: sqlite_utils.Database) -> None:
     """What Datasette needs to make the store browsable with no plugin and no metadata file:
     a label for fingerprints, views answering the common questions, full-text search."""
@@ -957,6 +968,25 @@ class Store:
             out[(int(fp), str(aid))] = (int(idx), int(start), int(end))
         c.execute("DELETE FROM locate_q")
         return out
+
+    def mark_stale(self, ids: Iterable[str]) -> None:
+        """Note stored articles whose kept verdicts need judging again."""
+        self.conn.executemany("INSERT OR IGNORE INTO stale VALUES (?)", [(i,) for i in ids])
+
+    def count_stale(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM stale").fetchone()[0])
+
+    def stale_ids(self, limit: int) -> list[str]:
+        """Up to ``limit`` stale articles, by id."""
+        return [
+            str(r[0])
+            for r in self.conn.execute(
+                "SELECT article FROM stale ORDER BY article LIMIT ?", (limit,)
+            )
+        ]
+
+    def clear_stale(self, ids: Iterable[str]) -> None:
+        self.conn.executemany("DELETE FROM stale WHERE article = ?", [(i,) for i in ids])
 
     def insert_judged_segments(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """Rows of (article, idx, kind, start, end, block, parts, fingerprint, verdict, rule,

@@ -35,6 +35,10 @@ from dedupe.provenance import (
 )
 from dedupe.store import Store, iso
 
+#: Stale stored articles (see :meth:`Tracker.flush`) that make an ingest judge them again.
+MAX_STALE = 20_000
+#: Stale articles judged again per transaction of a flush.
+FLUSH_CHUNK = 2_000
 #: Largest article accepted, in characters.
 MAX_ARTICLE_CHARS = 5_000_000
 
@@ -103,6 +107,7 @@ class Tracker:
         self.workers = pipeline.default_workers() if workers is None else max(0, workers)
         self._workers: pipeline.Workers | None = None
         self._text_cache = pipeline.TextCache()
+        self._dirty = False  # articles added since the last flush
         #: Seconds spent per ingest phase so far (and ``rejudged``: stored articles judged
         #: again because new ones changed their evidence).
         self.timings: dict[str, float] = {}
@@ -126,9 +131,13 @@ class Tracker:
 
     def close(self) -> None:
         with self._lock:
-            if self._workers is not None:
-                self._workers.close()
-                self._workers = None
+            try:
+                if self._dirty or self._run is not None:  # a writer cleans up after itself
+                    self.flush()
+            finally:
+                if self._workers is not None:
+                    self._workers.close()
+                    self._workers = None
             if self._run is not None:
                 self.store.finish_run(self._run, *self._run_counts)
                 self._run = None
@@ -140,9 +149,32 @@ class Tracker:
     def __exit__(self, *exc: object) -> None:
         if exc[0] is not None:
             # Failed or interrupted: the run stays unfinished, so the same command resumes it
-            # from the cursor its last committed batch wrote.
+            # from the cursor its last committed batch wrote; stale verdicts wait for the
+            # next writer (they are kept in the store).
             self._run = None
+            self._dirty = False
         self.close()
+
+    def flush(self) -> int:
+        """Judge again, in bulk, the stored articles whose kept verdicts later articles
+        changed (an earliest carrier replaced, a text become furniture...), and rewrite the
+        verdicts that differ; returns how many articles. Ingest only notes them (the
+        ``stale`` table), so an article many new ones touch is judged again once: this runs
+        when the tracker closes, before :meth:`stats`, and within an ingest once
+        ``MAX_STALE`` are waiting. Reading results never needs it: they are judged afresh."""
+        done = 0
+        with self._lock:
+            while True:
+                with self.store.transaction(), pipeline.gc_paused():
+                    ids = self.store.stale_ids(FLUSH_CHUNK)
+                    if ids:
+                        pipeline.rejudge(self, ids)
+                        self.store.clear_stale(ids)
+                if not ids:
+                    break
+                done += len(ids)
+            self._dirty = False
+        return done
 
     def begin_run(
         self, command: str, inputs: Sequence[str] = (), *, resume_key: str | None = None
@@ -278,6 +310,9 @@ class Tracker:
             out, added, known_n = pipeline.ingest(self, batch, analysis)
             self._run_counts[0] += added
             self._run_counts[1] += known_n
+            self._dirty = self._dirty or added > 0
+            if added and self.store.count_stale() >= MAX_STALE:
+                self.flush()  # in this transaction: the batch and its consequences commit together
             if on_commit is not None:
                 on_commit()
         return out
@@ -368,6 +403,8 @@ class Tracker:
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
+            if self._dirty:
+                self.flush()
             s = self.store.stats()
             s["params"] = self.params.as_dict()
             return s

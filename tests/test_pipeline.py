@@ -186,6 +186,12 @@ def test_worker_processes_give_the_same_output(tmp_path, monkeypatch):
         got = [r.as_dict() for r in t.add_many(arts, batch_size=20)]
         assert got == first
         assert dump(t.results()) == expected
+    # Stored articles judged again get their text work from the workers too.
+    monkeypatch.setattr(pipeline.TextCache, "get", lambda self, key: None)
+    with Tracker(tmp_path / "c.db", workers=2) as t:
+        got = [r.as_dict() for r in t.add_many(arts, batch_size=20)]
+        assert got == first
+        assert dump(t.results()) == expected
 
 
 def test_reopened_store_finds_what_it_held(tmp_path):

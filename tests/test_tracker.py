@@ -1,6 +1,7 @@
 """The library face: Tracker.add / add_many / result, against everything stored before."""
 
 import itertools
+import sqlite3
 
 import pytest
 from conftest import FURNITURE, WIRE, corpus, day, dump
@@ -184,3 +185,39 @@ def test_identical_text_from_another_outlet_is_syndication_not_the_same_article(
         assert statuses == ["added", "added", "known", "known"]
         assert {f.verdict for f in t.result("p1").findings} == {"reused"}
         assert {f.rule for f in t.result("w1").findings} == {"reuse-origin"}
+
+
+def test_stored_verdicts_a_later_article_changes_are_judged_again_once_in_bulk(articles, tmp_path):
+    db = tmp_path / "s.db"
+
+    def stored(conn):
+        return dict(
+            conn.execute(
+                "SELECT article, verdict || '/' || rule FROM segments WHERE idx = 1"
+                " AND article LIKE 'a%'"
+            )
+        )
+
+    with Tracker(db) as t:
+        t.add_many(articles[:2])
+        t.add(articles[2])  # the third carrier: the closing block becomes furniture
+        conn = t.store.conn
+        # a1 and a2 were judged before it: noted as stale, not judged again per article
+        assert stored(conn) == {
+            "a1": "kept/same-outlet",
+            "a2": "reused/same-outlet-copy",
+            "a3": "boilerplate/recurrence",
+        }
+        assert sorted(r[0] for r in conn.execute("SELECT article FROM stale")) == ["a1", "a2"]
+        # reading never sees the stale verdicts: results are judged afresh
+        assert {r.article.id: len(r.removed) for r in t.results(["a1", "a2"])} == {
+            "a1": 1,
+            "a2": 1,
+        }
+        assert t.flush() == 2
+        assert stored(conn) == dict.fromkeys(["a1", "a2", "a3"], "boilerplate/recurrence")
+        assert conn.execute("SELECT COUNT(*) FROM stale").fetchone()[0] == 0
+        t.add(articles[3])
+    with sqlite3.connect(db) as conn:  # closing a writer judges what is left
+        assert conn.execute("SELECT COUNT(*) FROM stale").fetchone()[0] == 0
+    conn.close()
