@@ -36,7 +36,7 @@ from dedupe.provenance import (
 from dedupe.store import Store, iso
 
 #: Stale stored articles (see :meth:`Tracker.flush`) that make an ingest judge them again.
-MAX_STALE = 20_000
+MAX_STALE = 100_000
 #: Stale articles judged again per transaction of a flush.
 FLUSH_CHUNK = 2_000
 #: Largest article accepted, in characters.
