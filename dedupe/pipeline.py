@@ -895,6 +895,8 @@ def _count_carriers(
     every text the batch touched."""
     store = t.store
     k = t.params.min_outlet_articles
+    # (fingerprint, outlet key) -> [articles of the batch, earliest key, its article, the
+    # batch's carriers (the first k: more are never needed)]
     agg: dict[tuple[int, str], list[Any]] = {}
     for a, fps in zip(arts, fps_of):
         key = order_key(iso(a.published), a.id)
@@ -902,24 +904,30 @@ def _count_carriers(
         for fp in {fp for fp in fps if fp is not None}:
             cur = agg.get((fp, okey))
             if cur is None:
-                agg[(fp, okey)] = [1, key, a.id]
+                agg[(fp, okey)] = [1, key, a.id, [a.id]]
             else:
                 cur[0] += 1
+                if len(cur[3]) < k:
+                    cur[3].append(a.id)
                 if key < cur[1]:
                     cur[1], cur[2] = key, a.id
     batch_fps = {fp for fp, _ in agg}
-    existing = store.carriers_many(batch_fps)
+    existing = store.carriers_counting(batch_fps)
     affected: set[str] = set()
     crossing: list[tuple[int, str]] = []
-    updates: list[tuple[int, str, int, str, str]] = []
+    updates: list[tuple[int, str, int, str, str, str | None]] = []
     merged: dict[int, dict[str, tuple[int, str, str]]] = {
-        fp: {okey: (n, first, fkey) for okey, n, first, fkey in existing.get(fp, ())}
+        fp: {okey: (n, first, fkey) for okey, n, first, fkey, _ in existing.get(fp, ())}
         for fp in batch_fps
     }
-    for (fp, okey), (cnt, fkey, first) in agg.items():
+    others_of = {
+        (fp, okey): others for fp, rows in existing.items() for okey, _, _, _, others in rows
+    }
+    for (fp, okey), (cnt, fkey, first, ids) in agg.items():
         old = merged[fp].get(okey)
         if old is None:
             n = cnt
+            held: list[str] | None = ids
         else:
             n_old, first_old, fkey_old = old
             n = n_old + cnt
@@ -927,10 +935,23 @@ def _count_carriers(
                 affected.add(first_old)
             else:
                 first, fkey = first_old, fkey_old
+            # the stored carriers: the first and the others kept with it (a store older
+            # than that column keeps none: they are looked up)
+            stored = [first_old] + (others_of.get((fp, okey)) or [])
+            known = n_old == 1 or others_of.get((fp, okey)) is not None
+            held = stored + ids if known else None
             if okey.startswith("=") and n_old < k <= n:
-                crossing.append((fp, okey[1:]))
+                if known:
+                    affected.update(stored)
+                else:
+                    crossing.append((fp, okey[1:]))
         merged[fp][okey] = (n, first, fkey)
-        updates.append((fp, okey, n, first, fkey))
+        others = (
+            json.dumps(sorted(x for x in held if x != first))
+            if held is not None and n < k and n > 1
+            else None
+        )
+        updates.append((fp, okey, n, first, fkey, others))
     updates.sort()
     store.write_carriers(updates)
     if crossing:

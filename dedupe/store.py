@@ -210,6 +210,15 @@ def m008_stale(db: sqlite_utils.Database) -> None:
 
 
 @MIGRATIONS()
+def m009_carrier_others(db: sqlite_utils.Database) -> None:
+    """The other stored carriers of a text in an outlet while they are fewer than the
+    boilerplate count (a JSON list of ids, NULL once it is reached): when the count is
+    reached, they are the articles to judge again, read from one row instead of from every
+    segment holding the text (a line in every article makes that a scan of the corpus)."""
+    db.execute("ALTER TABLE carriers ADD COLUMN others TEXT")
+
+
+@MIGRATIONS()
 def m004_views(db: sqlite_utils.Database) -> None:
     """What Datasette needs to make the store browsable with no plugin and no metadata file:
     a label for fingerprints, views answering the common questions, full-text search."""
@@ -290,6 +299,14 @@ def _text_list(values: Iterable[str]) -> tuple[str, str]:
     vals = sorted(set(values))
     nul = _nul_stand_in(vals)
     return json.dumps([v.replace("\0", nul) for v in vals]), nul
+
+
+def _id_list(value: str | None) -> list[str] | None:
+    """A JSON list of article ids as stored, or None."""
+    if value is None:
+        return None
+    got = json.loads(value)
+    return [str(x) for x in got] if isinstance(got, list) else None
 
 
 def _storable(s: str) -> str:
@@ -692,41 +709,6 @@ class Store:
         ).fetchone()
         return int(row[0])
 
-    def add_carriers(
-        self, rows: Iterable[tuple[int, str, str, str]]
-    ) -> list[tuple[int, str, int, str | None]]:
-        """Count new articles on their fingerprints: rows of (fingerprint, outlet key, article,
-        order key). Returns, per row, (fingerprint, outlet key, articles now, previous first
-        article if this one replaced it)."""
-        out: list[tuple[int, str, int, str | None]] = []
-        for fp, okey, article, key in rows:
-            prev = self.conn.execute(
-                "SELECT articles, first_article, first_key FROM carriers"
-                " WHERE fingerprint = ? AND outlet = ?",
-                (fp, okey),
-            ).fetchone()
-            if prev is None:
-                self.conn.execute(
-                    "INSERT INTO carriers VALUES (?, ?, 1, ?, ?)", (fp, okey, article, key)
-                )
-                out.append((fp, okey, 1, None))
-                continue
-            n, first, first_key = prev
-            if key < first_key:
-                self.conn.execute(
-                    "UPDATE carriers SET articles = ?, first_article = ?, first_key = ?"
-                    " WHERE fingerprint = ? AND outlet = ?",
-                    (n + 1, article, key, fp, okey),
-                )
-                out.append((fp, okey, n + 1, first))
-            else:
-                self.conn.execute(
-                    "UPDATE carriers SET articles = ? WHERE fingerprint = ? AND outlet = ?",
-                    (n + 1, fp, okey),
-                )
-                out.append((fp, okey, n + 1, None))
-        return out
-
     def carriers(self, fingerprints: Iterable[int]) -> list[tuple[int, str, int, str, str]]:
         """Rows (fingerprint, outlet key, articles, first article, first order key)."""
         out: list[tuple[int, str, int, str, str]] = []
@@ -914,9 +896,32 @@ class Store:
             out.setdefault(int(fp), []).append((str(okey), int(n), str(first), str(fkey)))
         return out
 
-    def write_carriers(self, rows: Sequence[tuple[int, str, int, str, str]]) -> None:
-        """Set carrier rows (fingerprint, outlet key, articles, first article, first key)."""
-        self.conn.executemany("INSERT OR REPLACE INTO carriers VALUES (?, ?, ?, ?, ?)", rows)
+    def carriers_counting(
+        self, fingerprints: Iterable[int]
+    ) -> dict[int, list[tuple[str, int, str, str, list[str] | None]]]:
+        """:meth:`carriers_many` with each row's other carriers (ids) while the count is
+        below the boilerplate count, None when not kept (reached, or a store older than
+        the column)."""
+        out: dict[int, list[tuple[str, int, str, str, list[str] | None]]] = {}
+        for fp, okey, n, first, fkey, others in self.conn.execute(
+            "SELECT fingerprint, outlet, articles, first_article, first_key, others"
+            " FROM carriers WHERE fingerprint IN (SELECT value FROM json_each(?))"
+            " ORDER BY fingerprint, outlet",
+            (json.dumps(sorted(set(fingerprints))),),
+        ):
+            row = (str(okey), int(n), str(first), str(fkey), _id_list(others))
+            out.setdefault(int(fp), []).append(row)
+        return out
+
+    def write_carriers(self, rows: Sequence[tuple[int, str, int, str, str, str | None]]) -> None:
+        """Set carrier rows (fingerprint, outlet key, articles, first article, first key,
+        other carriers as a JSON list or None)."""
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO carriers"
+            " (fingerprint, outlet, articles, first_article, first_key, others)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
 
     def outlet_carriers(self, pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], list[str]]:
         """For each (fingerprint, outlet), the stored articles of that outlet carrying it."""

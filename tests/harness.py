@@ -73,7 +73,8 @@ def snapshot(db: Path, *, other_tables: bool = True) -> dict[str, list[Any]]:
         out["carriers"] = sorted(
             (key[f], *rest)
             for f, *rest in conn.execute(
-                "SELECT fingerprint, outlet, articles, first_article, first_key FROM carriers"
+                "SELECT fingerprint, outlet, articles, first_article, first_key, others"
+                " FROM carriers"
             )
         )
         if "rejected" in tables:

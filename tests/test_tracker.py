@@ -221,3 +221,21 @@ def test_stored_verdicts_a_later_article_changes_are_judged_again_once_in_bulk(a
     with sqlite3.connect(db) as conn:  # closing a writer judges what is left
         assert conn.execute("SELECT COUNT(*) FROM stale").fetchone()[0] == 0
     conn.close()
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_a_text_reaching_the_boilerplate_count_names_its_earlier_carriers(
+    articles, tmp_path, legacy
+):
+    """The carriers row keeps the other carriers until the count is reached, so they are
+    known without a scan; a store without them (older) finds them in its segments."""
+    with Tracker(tmp_path / "s.db") as t:
+        t.add_many([articles[1], articles[0]])  # a2, then the earlier a1
+        conn = t.store.conn
+        fp_row = "SELECT others FROM carriers WHERE outlet = '=a.example' AND articles = ?"
+        assert conn.execute(fp_row, (2,)).fetchall() == [('["a2"]',)]
+        if legacy:
+            conn.execute("UPDATE carriers SET others = NULL")
+        t.add(articles[2])
+        assert conn.execute(fp_row, (3,)).fetchall() == [(None,)]
+        assert sorted(r[0] for r in conn.execute("SELECT article FROM stale")) == ["a1", "a2"]
