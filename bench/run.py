@@ -291,7 +291,7 @@ def bench_size(args: argparse.Namespace, n: int) -> dict[str, Any]:
 
     for r in methods.values():
         wall = r.get("wall_s_outer")
-        if wall:
+        if wall and not r.get("error") and not r.get("rc"):  # a failed run has no throughput
             wall += r.get("prep_s", 0.0)  # peers: their sentence-per-row preparation counts
             r["wall_s"] = round(wall, 3)
             r["sentences_per_s"] = round(sentences / wall, 1)
