@@ -132,7 +132,10 @@ class Tracker:
     def close(self) -> None:
         with self._lock:
             try:
-                if self._dirty or self._run is not None:  # a writer cleans up after itself
+                # A writer brings the stored verdicts up to date before it goes; a store in
+                # memory goes with it, so nobody could read them.
+                writer = self._dirty or self._run is not None
+                if writer and self.store.path != ":memory:":
                     self.flush()
             finally:
                 if self._workers is not None:
