@@ -50,6 +50,8 @@ _SHIFT = np.uint64(32)
 _MASK = np.int64(0xFFFFFFFF)
 #: The ``band`` of the row holding a run's sketches.
 SKETCH_BAND = -1
+#: What a merged run's band holds in memory once it is let go.
+_NO_ENTRIES = np.zeros(0, dtype=np.uint64)
 #: ``keep(query_sketches, candidate_sketches) -> bool mask`` of :meth:`SqliteIndex.candidate_pairs`.
 Keep = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -182,19 +184,33 @@ class SqliteIndex:
             nb = len(group[0].bands)
             if any(len(r.bands) != nb for r in group):
                 raise ValueError("LSH runs with different band counts in one store")
-            # Each run is sorted: the stable sort (a merge sort) mostly merges them.
-            bands = [
-                np.sort(np.concatenate([r.bands[b] for r in group]), kind="stable")
-                for b in range(nb)
-            ]
-            sk_items = sk = None
-            if all(r.sketches is not None for r in group):
-                its = np.concatenate([r.sketch_items for r in group])  # type: ignore[misc]
-                order = np.argsort(its, kind="stable")
-                sk_items = its[order]
-                sk = np.concatenate([r.sketches for r in group])[order]  # type: ignore[misc]
-            self._delete(group)
-            self._write(bands, sk_items, sk)
+            try:
+                # Each run is sorted: the stable sort (a merge sort) mostly merges them. A
+                # band of the old runs is let go once merged, so the merge needs the memory
+                # of one band more, not of a second copy of the runs.
+                bands = []
+                for b in range(nb):
+                    bands.append(
+                        np.sort(np.concatenate([r.bands[b] for r in group]), kind="stable")
+                    )
+                    for r in group:
+                        r.bands[b] = _NO_ENTRIES
+                sk_items = sk = None
+                if all(r.sketches is not None for r in group):
+                    its = np.concatenate([r.sketch_items for r in group])  # type: ignore[misc]
+                    order = np.argsort(its, kind="stable")
+                    sk_items = its[order]
+                    sk = np.concatenate([r.sketches for r in group])[order]  # type: ignore[misc]
+                    for r in group:
+                        r.sketch_items = r.sketches = None
+                self._delete(group)
+                self._write(bands, sk_items, sk)
+            except BaseException:
+                # The old runs are emptied in memory but still in the table (the transaction
+                # rolls back): forget them, so the next refresh reads them again.
+                for r in group:
+                    self._runs.pop(r.run, None)
+                raise
 
     # -- the interface ------------------------------------------------------------------
 

@@ -162,6 +162,55 @@ def m003_rejected(db: sqlite_utils.Database) -> None:
 
 
 @MIGRATIONS()
+def m004_views(db: sqlite_utils.Database) -> None:
+    """What Datasette needs to make the store browsable with no plugin and no metadata file:
+    a label for fingerprints, views answering the common questions, full-text search."""
+    # Datasette labels foreign-key links with a column named "title" (articles have one):
+    # a virtual generated column costs no space and shows a fingerprint by its text.
+    db.execute("ALTER TABLE fingerprints ADD COLUMN title TEXT GENERATED ALWAYS AS (text) VIRTUAL")
+    # The views read verdicts as last stored (kept current for every article a later one
+    # affects). Cross-outlet reuse, by the outlet copied from (the earliest match) and to:
+    db.execute(
+        """CREATE VIEW IF NOT EXISTS reuse_by_outlet_pair AS
+        SELECT json_extract(s.matched, '$[0].outlet') AS source_outlet,
+               a.outlet AS target_outlet,
+               COUNT(*) AS sentences,
+               COUNT(DISTINCT s.article) AS articles
+        FROM segments s JOIN articles a ON a.id = s.article
+        WHERE s.verdict = 'reused' AND s.rule = 'reuse'
+        GROUP BY source_outlet, target_outlet
+        ORDER BY sentences DESC, source_outlet, target_outlet"""
+    )
+    # One row per outlet and boilerplate text, worded as in its first article.
+    db.execute(
+        """CREATE VIEW IF NOT EXISTS boilerplate_by_outlet AS
+        SELECT a.outlet AS outlet,
+               substr(a.text, s.start + 1, s."end" - s.start) AS text,
+               COUNT(DISTINCT s.article) AS articles,
+               MIN(s.article) AS first_article,
+               s.rule AS rule,
+               s.fingerprint AS fingerprint
+        FROM segments s JOIN articles a ON a.id = s.article
+        WHERE s.verdict = 'boilerplate' AND s.fingerprint IS NOT NULL
+        GROUP BY a.outlet, s.fingerprint
+        ORDER BY a.outlet IS NULL, a.outlet, articles DESC, text"""
+    )
+    db.execute(
+        """CREATE VIEW IF NOT EXISTS segment_verdicts AS
+        SELECT s.article AS article, a.title AS title, a.outlet AS outlet, s.idx AS segment,
+               s.verdict AS verdict, s.rule AS rule, s.reason AS reason,
+               substr(a.text, s.start + 1, MIN(s."end" - s.start, 200)) AS text,
+               s.start AS start, s."end" AS "end"
+        FROM segments s JOIN articles a ON a.id = s.article
+        ORDER BY s.article, s.idx"""
+    )
+    # External-content FTS5 table kept current by triggers; sqlite-utils runs its statements
+    # one by one inside our transaction (no implicit COMMIT). It follows articles by rowid:
+    # after a VACUUM, rebuild it (db["articles"].rebuild_fts()).
+    db.table("articles").enable_fts(["title", "text"], create_triggers=True)
+
+
+@MIGRATIONS()
 def m005_lsh_runs(db: sqlite_utils.Database) -> None:
     """The LSH index as sorted runs of band keys, one BLOB per run and band (see
     :mod:`dedupe.index`), read in bulk; it replaces the row-per-key ``lsh`` table."""
@@ -216,55 +265,6 @@ def m009_carrier_others(db: sqlite_utils.Database) -> None:
     reached, they are the articles to judge again, read from one row instead of from every
     segment holding the text (a line in every article makes that a scan of the corpus)."""
     db.execute("ALTER TABLE carriers ADD COLUMN others TEXT")
-
-
-@MIGRATIONS()
-def m004_views(db: sqlite_utils.Database) -> None:
-    """What Datasette needs to make the store browsable with no plugin and no metadata file:
-    a label for fingerprints, views answering the common questions, full-text search."""
-    # Datasette labels foreign-key links with a column named "title" (articles have one):
-    # a virtual generated column costs no space and shows a fingerprint by its text.
-    db.execute("ALTER TABLE fingerprints ADD COLUMN title TEXT GENERATED ALWAYS AS (text) VIRTUAL")
-    # The views read verdicts as last stored (kept current for every article a later one
-    # affects). Cross-outlet reuse, by the outlet copied from (the earliest match) and to:
-    db.execute(
-        """CREATE VIEW IF NOT EXISTS reuse_by_outlet_pair AS
-        SELECT json_extract(s.matched, '$[0].outlet') AS source_outlet,
-               a.outlet AS target_outlet,
-               COUNT(*) AS sentences,
-               COUNT(DISTINCT s.article) AS articles
-        FROM segments s JOIN articles a ON a.id = s.article
-        WHERE s.verdict = 'reused' AND s.rule = 'reuse'
-        GROUP BY source_outlet, target_outlet
-        ORDER BY sentences DESC, source_outlet, target_outlet"""
-    )
-    # One row per outlet and boilerplate text, worded as in its first article.
-    db.execute(
-        """CREATE VIEW IF NOT EXISTS boilerplate_by_outlet AS
-        SELECT a.outlet AS outlet,
-               substr(a.text, s.start + 1, s."end" - s.start) AS text,
-               COUNT(DISTINCT s.article) AS articles,
-               MIN(s.article) AS first_article,
-               s.rule AS rule,
-               s.fingerprint AS fingerprint
-        FROM segments s JOIN articles a ON a.id = s.article
-        WHERE s.verdict = 'boilerplate' AND s.fingerprint IS NOT NULL
-        GROUP BY a.outlet, s.fingerprint
-        ORDER BY a.outlet IS NULL, a.outlet, articles DESC, text"""
-    )
-    db.execute(
-        """CREATE VIEW IF NOT EXISTS segment_verdicts AS
-        SELECT s.article AS article, a.title AS title, a.outlet AS outlet, s.idx AS segment,
-               s.verdict AS verdict, s.rule AS rule, s.reason AS reason,
-               substr(a.text, s.start + 1, MIN(s."end" - s.start, 200)) AS text,
-               s.start AS start, s."end" AS "end"
-        FROM segments s JOIN articles a ON a.id = s.article
-        ORDER BY s.article, s.idx"""
-    )
-    # External-content FTS5 table kept current by triggers; sqlite-utils runs its statements
-    # one by one inside our transaction (no implicit COMMIT). It follows articles by rowid:
-    # after a VACUUM, rebuild it (db["articles"].rebuild_fts()).
-    db.table("articles").enable_fts(["title", "text"], create_triggers=True)
 
 
 def utcnow() -> str:

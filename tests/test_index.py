@@ -48,3 +48,36 @@ def test_rows_survive_reopen(tmp_path):
     store.close()
     with sqlite3.connect(tmp_path / "i.db") as conn:
         assert SqliteIndex(conn).candidates(np.array([[0, 6]], dtype=np.int64), 5) == [[1]]
+
+
+def test_a_merge_that_fails_leaves_the_index_as_the_store_has_it(tmp_path, monkeypatch):
+    store, idx = index(tmp_path)
+    n = SqliteIndex.FANOUT
+    store.conn.executemany(
+        "INSERT INTO fingerprints (id, key, text, words) VALUES (?, ?, 'x', 1)",
+        [(i, i) for i in range(1, n + 1)],
+    )
+    keys = np.array([[100 + i, 7] for i in range(1, n + 1)], dtype=np.int64)
+    for i in range(1, n):  # runs of one item each, one short of a merge
+        with store.transaction():
+            idx.add([i], keys[i - 1 : i])
+    calls = []
+
+    def failing(runs):  # the merge is done in memory; storing it fails
+        calls.append(len(runs))
+        raise OSError("disk full")
+
+    monkeypatch.setattr(idx, "_delete", failing)
+    try:
+        with store.transaction():
+            idx.add([n], keys[n - 1 : n])
+    except OSError:
+        pass
+    assert calls == [n]
+    monkeypatch.undo()
+    idx.refresh()  # as every write transaction starts
+    assert idx.candidates(np.array([[0, 7], [102, 0]], dtype=np.int64), cap=10) == [
+        list(range(1, n)),
+        [2],
+    ]
+    store.close()
