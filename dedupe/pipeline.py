@@ -796,19 +796,44 @@ def ingest(
     return out, len(arts), len(known)
 
 
-def rejudge(t: Tracker, ids: Sequence[str]) -> int:
-    """Judge stored articles again and rewrite the stored verdicts that changed (inside the
-    caller's transaction); their text work goes to the workers when there are many.
-    Returns the segments rewritten."""
-    clock = Clock(t.timings)
-    p = t.params
-    docs = load_docs(t, ids)
-    todo = [d for d in docs if t._text_cache.get(d.article.id) is None]
-    if len(todo) >= POOL_MIN_BATCH // 4 and t.workers:
+class TextWork:
+    """The text work (rephrased repeats, text facts) of stored articles about to be judged
+    again, computed by the workers while the caller does something else."""
+
+    def __init__(self, ids: list[str], job: TextJob | None) -> None:
+        self.ids = ids
+        self.job = job
+
+    def result(self) -> dict[str, Any]:
+        """``article id -> (loose, facts)`` of the articles the workers took (the others are
+        cached, or done in this process when they are judged)."""
+        if self.job is None:
+            return {}
+        return dict(zip(self.ids, self.job.result()))
+
+
+def start_text_work(t: Tracker, ids: Sequence[str]) -> TextWork:
+    """Hand the text work of stored articles to the workers when there are enough of them
+    (their text and segments never change, so it may be done ahead of the judging)."""
+    docs = [d for d in load_docs(t, ids) if t._text_cache.get(d.article.id) is None]
+    if len(docs) >= POOL_MIN_BATCH // 4 and t.workers:
         workers = t._pool()
         if workers is not None:
-            for d, (loose, facts) in zip(todo, workers.submit_text_work(todo, p).result()):
-                d.loose, d.facts = loose, facts
+            return TextWork([d.article.id for d in docs], workers.submit_text_work(docs, t.params))
+    return TextWork([], None)
+
+
+def rejudge(t: Tracker, ids: Sequence[str], ahead: TextWork | None = None) -> int:
+    """Judge stored articles again and rewrite the stored verdicts that changed (inside the
+    caller's transaction); ``ahead``: their text work, started by :func:`start_text_work`.
+    Returns the segments rewritten."""
+    clock = Clock(t.timings)
+    docs = load_docs(t, ids)
+    work = (ahead or start_text_work(t, ids)).result()
+    for d in docs:
+        got = work.get(d.article.id)
+        if got is not None:
+            d.loose, d.facts = got
     clock.lap("load")
     t.timings["rejudged"] = t.timings.get("rejudged", 0) + len(docs)
     changed: list[tuple[Any, ...]] = []

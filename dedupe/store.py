@@ -981,14 +981,16 @@ class Store:
     def count_stale(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM stale").fetchone()[0])
 
-    def stale_ids(self, limit: int) -> list[str]:
-        """Up to ``limit`` stale articles, by id."""
-        return [
-            str(r[0])
-            for r in self.conn.execute(
-                "SELECT article FROM stale ORDER BY article LIMIT ?", (limit,)
+    def stale_ids(self, limit: int, after: str | None = None) -> list[str]:
+        """Up to ``limit`` stale articles in id order (after the id ``after``, if given)."""
+        if after is None:
+            rows = self.conn.execute("SELECT article FROM stale ORDER BY article LIMIT ?", (limit,))
+        else:
+            rows = self.conn.execute(
+                "SELECT article FROM stale WHERE article > ? ORDER BY article LIMIT ?",
+                (after, limit),
             )
-        ]
+        return [str(r[0]) for r in rows]
 
     def clear_stale(self, ids: Iterable[str]) -> None:
         self.conn.executemany("DELETE FROM stale WHERE article = ?", [(i,) for i in ids])

@@ -167,15 +167,20 @@ class Tracker:
         ``MAX_STALE`` are waiting. Reading results never needs it: they are judged afresh."""
         done = 0
         with self._lock:
-            while True:
+            ids = self.store.stale_ids(FLUSH_CHUNK)
+            ahead = pipeline.start_text_work(self, ids) if ids else None
+            while ids:
                 with self.store.transaction(), pipeline.gc_paused():
-                    ids = self.store.stale_ids(FLUSH_CHUNK)
-                    if ids:
-                        pipeline.rejudge(self, ids)
-                        self.store.clear_stale(ids)
-                if not ids:
-                    break
+                    # The workers take the next chunk's text work while this one is judged.
+                    nxt = self.store.stale_ids(FLUSH_CHUNK, after=ids[-1])
+                    nxt_ahead = pipeline.start_text_work(self, nxt) if nxt else None
+                    pipeline.rejudge(self, ids, ahead)
+                    self.store.clear_stale(ids)
                 done += len(ids)
+                if not nxt:  # from the start again: another writer may have noted more
+                    nxt = self.store.stale_ids(FLUSH_CHUNK)
+                    nxt_ahead = pipeline.start_text_work(self, nxt) if nxt else None
+                ids, ahead = nxt, nxt_ahead
             self._dirty = False
         return done
 

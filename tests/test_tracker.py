@@ -239,3 +239,34 @@ def test_a_text_reaching_the_boilerplate_count_names_its_earlier_carriers(
         t.add(articles[2])
         assert conn.execute(fp_row, (3,)).fetchall() == [(None,)]
         assert sorted(r[0] for r in conn.execute("SELECT article FROM stale")) == ["a1", "a2"]
+
+
+def test_a_flush_in_small_chunks_with_workers_equals_one_without(tmp_path, monkeypatch):
+    """The workers take the next chunk's text work while one is judged: same stored verdicts."""
+    import synth
+    from harness import snapshot
+
+    from dedupe import pipeline, tracker
+
+    arts = [Article.from_dict(r) for r in synth.corpus(150, 3)]
+    with Tracker(tmp_path / "one.db", workers=0) as t:
+        t.add_many(arts, batch_size=25)
+    monkeypatch.setattr(tracker, "FLUSH_CHUNK", 7)
+    monkeypatch.setattr(pipeline, "POOL_MIN_BATCH", 20)  # chunks of 7 go to the workers
+    monkeypatch.setattr(pipeline.TextCache, "get", lambda self, key: None)
+    sent = []
+    submit = pipeline.Workers.submit_text_work
+
+    def counted(self, docs, params):
+        sent.append(len(docs))
+        return submit(self, docs, params)
+
+    monkeypatch.setattr(pipeline.Workers, "submit_text_work", counted)
+    with Tracker(tmp_path / "two.db", workers=2) as t:
+        t.add_many(arts, batch_size=25)
+        waiting = t.store.count_stale()
+        assert waiting > 3 * 7  # several chunks
+        assert t.flush() == waiting
+    # every full chunk went to the workers; a last one under POOL_MIN_BATCH // 4 did not
+    assert sent == [7] * (waiting // 7) + ([waiting % 7] if waiting % 7 >= 5 else [])
+    assert snapshot(tmp_path / "two.db") == snapshot(tmp_path / "one.db")
