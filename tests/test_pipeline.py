@@ -272,3 +272,9 @@ def test_rephrased_examines_a_bounded_number_of_earlier_segments():
     assert len(out) == 399
     assert max(len(v) for v in out.values()) == MAX_REPHRASE_POSTINGS
     assert out[399][:3] == [(0, 1.0), (1, 1.0), (2, 1.0)]
+
+
+@pytest.mark.parametrize("cores, workers", [(1, 0), (2, 1), (3, 2), (16, 2)])
+def test_default_workers_leave_a_core_to_the_judging_process(monkeypatch, cores, workers):
+    monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda pid: set(range(cores)))
+    assert pipeline.default_workers() == workers
