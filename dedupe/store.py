@@ -353,22 +353,41 @@ class Store:
             raise StoreError(f"{self.path}: cannot open: {e}") from e
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
-        try:
-            if self.path != ":memory:":
-                conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            # Batched ingest reads and writes indexes at random places (fingerprint keys,
-            # carriers, segments by fingerprint): a larger page cache than the 2 MB default
-            # keeps them off the disk, and fewer, larger checkpoints write the WAL back.
-            conn.execute("PRAGMA cache_size=-65536")
-            conn.execute("PRAGMA temp_store=MEMORY")
-            conn.execute("PRAGMA wal_autocheckpoint=4096")
-            with self.transaction():
-                MIGRATIONS.apply(self.db)
-        except sqlite3.DatabaseError as e:
-            conn.close()
-            raise StoreError(f"{self.path}: cannot use this file as a store: {e}") from e
+        # Another process may be creating the same store: switching a new file to WAL takes
+        # a lock that SQLite does not wait for, so a "locked" answer here is waited out.
+        delay = 0.05
+        deadline = time.monotonic() + BUSY_TIMEOUT_S * 2
+        while True:
+            try:
+                self._setup()
+                break
+            except sqlite3.OperationalError as e:
+                busy = "locked" in str(e) or "busy" in str(e)
+                if busy and time.monotonic() < deadline:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+                    continue
+                conn.close()
+                raise StoreError(f"{self.path}: cannot use this file as a store: {e}") from e
+            except sqlite3.DatabaseError as e:
+                conn.close()
+                raise StoreError(f"{self.path}: cannot use this file as a store: {e}") from e
+
+    def _setup(self) -> None:
+        """Connection settings, then the migrations (in one transaction): safe to repeat."""
+        conn = self.conn
+        if self.path != ":memory:":
+            conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        # Batched ingest reads and writes indexes at random places (fingerprint keys,
+        # carriers, segments by fingerprint): a larger page cache than the 2 MB default
+        # keeps them off the disk, and fewer, larger checkpoints write the WAL back.
+        conn.execute("PRAGMA cache_size=-65536")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute("PRAGMA wal_autocheckpoint=4096")
+        with self.transaction():
+            MIGRATIONS.apply(self.db)
 
     # -- lifecycle -----------------------------------------------------------------------
 

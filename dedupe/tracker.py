@@ -8,6 +8,7 @@ boilerplate or make it the origin of a reused passage.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import threading
@@ -130,21 +131,28 @@ class Tracker:
     # -- lifecycle -----------------------------------------------------------------------
 
     def close(self) -> None:
-        with self._lock:
-            try:
-                # A writer brings the stored verdicts up to date before it goes; a store in
-                # memory goes with it, so nobody could read them.
-                writer = self._dirty or self._run is not None
-                if writer and self.store.path != ":memory:":
-                    self.flush()
-            finally:
-                if self._workers is not None:
-                    self._workers.close()
-                    self._workers = None
-            if self._run is not None:
-                self.store.finish_run(self._run, *self._run_counts)
-                self._run = None
-            self.store.close()
+        # The steps run last to first, each one even if a later one failed: whatever the
+        # closing flush meets, the run is marked finished (its batches are all committed;
+        # stale verdicts stay noted for the next writer) and the store is closed.
+        with self._lock, contextlib.ExitStack() as steps:
+            steps.callback(self.store.close)
+            steps.callback(self._finish_run)
+            steps.callback(self._close_workers)
+            # A writer brings the stored verdicts up to date before it goes; a store in
+            # memory goes with it, so nobody could read them.
+            writer = self._dirty or self._run is not None
+            if writer and self.store.path != ":memory:":
+                self.flush()
+
+    def _finish_run(self) -> None:
+        if self._run is not None:
+            run, self._run = self._run, None
+            self.store.finish_run(run, *self._run_counts)
+
+    def _close_workers(self) -> None:
+        if self._workers is not None:
+            workers, self._workers = self._workers, None
+            workers.close()
 
     def __enter__(self) -> Tracker:
         return self

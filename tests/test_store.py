@@ -94,3 +94,29 @@ def test_a_failed_batch_leaves_nothing(tmp_path):
         with pytest.raises(ValueError):
             t.add_many([good, {"id": "third", "text": "x" * 6_000_000}])
         assert [a.id for a in t.store.articles()] == ["first"]
+
+
+def test_opening_waits_out_a_lock_another_process_holds_while_it_sets_up(tmp_path, monkeypatch):
+    from dedupe import store as store_module
+
+    setup = Store._setup
+    answers = ["database is locked", "database is locked"]
+
+    def contended(self):
+        if answers:
+            raise sqlite3.OperationalError(answers.pop(0))
+        return setup(self)
+
+    monkeypatch.setattr(Store, "_setup", contended)
+    with Store(tmp_path / "s.db") as s:  # two refusals, then it opens
+        assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert answers == []
+    # A lock that outlasts the wait, or another error, is reported with the path.
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 0.05)
+    answers.extend(["database is locked"] * 100)
+    with pytest.raises(StoreError, match=r"s2\.db: cannot use this file as a store: .*locked"):
+        Store(tmp_path / "s2.db")
+    answers[:] = ["disk I/O error"]
+    with pytest.raises(StoreError, match="disk I/O error"):
+        Store(tmp_path / "s3.db")
+    assert answers == []

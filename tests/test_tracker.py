@@ -270,3 +270,32 @@ def test_a_flush_in_small_chunks_with_workers_equals_one_without(tmp_path, monke
     # every full chunk went to the workers; a last one under POOL_MIN_BATCH // 4 did not
     assert sent == [7] * (waiting // 7) + ([waiting % 7] if waiting % 7 >= 5 else [])
     assert snapshot(tmp_path / "two.db") == snapshot(tmp_path / "one.db")
+
+
+def test_a_failing_closing_flush_still_finishes_the_run_and_closes_the_store(
+    articles, tmp_path, monkeypatch
+):
+    db = tmp_path / "s.db"
+    t = Tracker(db)
+    t.begin_run("ingest", ["x.jsonl"])
+    t.add_many(articles[:2])
+    t.add(articles[2])  # a1 and a2 are stale now
+    assert t.store.count_stale() == 2
+
+    def broken():
+        raise StoreError("locked by another writer")
+
+    monkeypatch.setattr(t, "flush", broken)
+    with pytest.raises(StoreError, match="locked"):
+        t.close()
+    with sqlite3.connect(db) as conn:  # the store is closed: another connection may write
+        conn.execute("BEGIN IMMEDIATE")
+        assert conn.execute("SELECT finished_at IS NOT NULL FROM runs").fetchall() == [(1,)]
+        assert conn.execute("SELECT COUNT(*) FROM stale").fetchone()[0] > 0  # for the next
+        conn.execute("ROLLBACK")
+    conn.close()
+    with Tracker(db) as t2:  # the next writer judges what was left
+        t2.add(Article("z1", "A fresh article about the night ferry schedule changes today."))
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM stale").fetchone()[0] == 0
+    conn.close()
