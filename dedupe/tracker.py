@@ -109,8 +109,9 @@ class Tracker:
         self._workers: pipeline.Workers | None = None
         self._text_cache = pipeline.TextCache()
         self._dirty = False  # articles added since the last flush
-        #: Seconds spent per ingest phase so far (and ``rejudged``: stored articles judged
-        #: again because new ones changed their evidence).
+        #: Seconds spent per ingest phase so far; also counts: ``stale``, stored articles
+        #: noted for judging again because new ones changed their evidence, and
+        #: ``rejudged``, those :meth:`flush` judged.
         self.timings: dict[str, float] = {}
         self._lock = threading.RLock()
         self._run: int | None = None
