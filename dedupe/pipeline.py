@@ -90,20 +90,18 @@ class Analysis:
     facts: TextFacts
 
 
+def _normalized(text: str, segs: Sequence[Segment]) -> tuple[list[str], list[list[str]]]:
+    """Each segment's normalized text and its words (``tokens``: words are joined by spaces)."""
+    norms = [normalize(g.text_of(text)) for g in segs]
+    return norms, [norm.split(" ") if norm else [] for norm in norms]
+
+
 def analyze_one(text: str, params: Params) -> tuple[Analysis, list[list[str]]]:
     """The text work for one article; also returns each segment's words."""
     segs = refine(text, segment(text))
-    norms: list[str] = []
-    counts: list[int] = []
-    keys: list[int | None] = []
-    words_of: list[list[str]] = []
-    for g in segs:
-        norm = normalize(g.text_of(text))
-        words = norm.split(" ") if norm else []  # == tokens(norm): words are joined by spaces
-        norms.append(norm)
-        counts.append(len(words))
-        keys.append(fingerprint.exact_key(norm) if words else None)
-        words_of.append(words)
+    norms, words_of = _normalized(text, segs)
+    counts = [len(words) for words in words_of]
+    keys = [fingerprint.exact_key(n) if w else None for n, w in zip(norms, words_of)]
     loose = fingerprint.rephrased(words_of, params)
     return Analysis(segs, norms, counts, keys, loose, text_facts(text, segs)), words_of
 
@@ -141,10 +139,7 @@ def _no_lsh(params: Params) -> tuple[np.ndarray, np.ndarray]:
 def text_work(text: str, segments: Sequence[Segment], params: Params) -> tuple[Any, TextFacts]:
     """The rephrased repeats and text facts of a stored article (what judging it needs
     beyond the store), from its text and segments."""
-    words = []
-    for g in segments:
-        norm = normalize(g.text_of(text))
-        words.append(norm.split(" ") if norm else [])
+    _norms, words = _normalized(text, segments)
     return fingerprint.rephrased(words, params), text_facts(text, segments)
 
 
@@ -198,10 +193,11 @@ class Workers:
         size = -(-len(items) // chunks)
         p = params.as_dict()
         return TextJob(
+            [d.article.id for d in docs],
             [
                 self._pool.apply_async(_text_task, (items[i : i + size], p))
                 for i in range(0, len(items), size)
-            ]
+            ],
         )
 
     def close(self) -> None:
@@ -210,13 +206,15 @@ class Workers:
 
 
 class TextJob:
-    """Text work of stored articles, on its way from the workers (results in input order)."""
+    """Text work of stored articles, on its way from the workers."""
 
-    def __init__(self, jobs: list[Any]) -> None:
+    def __init__(self, ids: list[str], jobs: list[Any]) -> None:
+        self.ids = ids
         self.jobs = jobs
 
-    def result(self) -> list[Any]:
-        return [r for job in self.jobs for r in job.get()]
+    def result(self) -> dict[str, Any]:
+        """``article id -> (loose, facts)``."""
+        return dict(zip(self.ids, (r for job in self.jobs for r in job.get())))
 
 
 class Pending:
@@ -798,40 +796,30 @@ def ingest(
     return out, len(arts), len(known)
 
 
-class TextWork:
-    """The text work (rephrased repeats, text facts) of stored articles about to be judged
-    again, computed by the workers while the caller does something else."""
-
-    def __init__(self, ids: list[str], job: TextJob | None) -> None:
-        self.ids = ids
-        self.job = job
-
-    def result(self) -> dict[str, Any]:
-        """``article id -> (loose, facts)`` of the articles the workers took (the others are
-        cached, or done in this process when they are judged)."""
-        if self.job is None:
-            return {}
-        return dict(zip(self.ids, self.job.result()))
-
-
-def start_text_work(t: Tracker, ids: Sequence[str]) -> TextWork:
+def start_text_work(t: Tracker, ids: Sequence[str]) -> TextJob | None:
     """Hand the text work of stored articles to the workers when there are enough of them
     (their text and segments never change, so it may be done ahead of the judging)."""
-    docs = [d for d in load_docs(t, ids) if t._text_cache.get(d.article.id) is None]
-    if len(docs) >= POOL_MIN_BATCH // 4 and t.workers:
+    return _start_text_work(t, load_docs(t, ids))
+
+
+def _start_text_work(t: Tracker, docs: Sequence[Doc]) -> TextJob | None:
+    todo = [d for d in docs if t._text_cache.get(d.article.id) is None]
+    if len(todo) >= POOL_MIN_BATCH // 4 and t.workers:
         workers = t._pool()
         if workers is not None:
-            return TextWork([d.article.id for d in docs], workers.submit_text_work(docs, t.params))
-    return TextWork([], None)
+            return workers.submit_text_work(todo, t.params)
+    return None
 
 
-def rejudge(t: Tracker, ids: Sequence[str], ahead: TextWork | None = None) -> int:
+def rejudge(t: Tracker, ids: Sequence[str], ahead: TextJob | None = None) -> int:
     """Judge stored articles again and rewrite the stored verdicts that changed (inside the
     caller's transaction); ``ahead``: their text work, started by :func:`start_text_work`.
     Returns the segments rewritten."""
     clock = Clock(t.timings)
     docs = load_docs(t, ids)
-    work = (ahead or start_text_work(t, ids)).result()
+    job = ahead or _start_text_work(t, docs)
+    # The workers' share; the rest is cached or done here while judging.
+    work = job.result() if job is not None else {}
     for d in docs:
         got = work.get(d.article.id)
         if got is not None:
@@ -964,8 +952,9 @@ def _count_carriers(
                 first, fkey = first_old, fkey_old
             # the stored carriers: the first and the others kept with it (a store older
             # than that column keeps none: they are looked up)
-            stored = [first_old] + (others_of.get((fp, okey)) or [])
-            known = n_old == 1 or others_of.get((fp, okey)) is not None
+            kept = others_of.get((fp, okey))
+            stored = [first_old] + (kept or [])
+            known = n_old == 1 or kept is not None
             held = stored + ids if known else None
             if okey.startswith("=") and n_old < k <= n:
                 if known:
