@@ -58,6 +58,8 @@ class Params:
     def __post_init__(self) -> None:
         if self.scheme != SCHEME:
             raise ValueError(f"unsupported MinHash scheme {self.scheme!r}; only {SCHEME!r}")
+        if not 1 <= self.bands <= 128:  # the LSH index keeps the band in 7 bits
+            raise ValueError(f"bands must be in 1..128, not {self.bands}")
         if self.bands * self.rows > self.num_perm:
             raise ValueError(
                 f"bands x rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}"

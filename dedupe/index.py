@@ -4,17 +4,23 @@ The interface is two calls, ``add`` and ``candidates``, so another backend (a sh
 another storage layout) can replace this one without touching the rest.
 
 Layout: the band keys live in *runs*, immutable sorted arrays, one row of the store's
-``lsh_runs`` table per run and band (the low 32 bits of each band key, and the item under it,
-as little-endian ``uint32`` BLOBs). ``add`` writes the new items as one run; runs of similar
+``lsh_runs`` table per run and band (the low 28 bits of each band key, and the item under it, as
+little-endian ``uint32`` BLOBs). ``add`` writes the new items as one run; runs of similar
 size are merged (``FANOUT`` of them into one), so a store of ``n`` items holds about
 ``FANOUT * log(n)`` runs and each item is rewritten ``log(n)`` times over its life: adding
 costs in proportion to what is added, not to the store. The runs are read once per process
-(one BLOB per run and band, no per-row work) and queried with ``numpy.searchsorted``: one
-call per run and band for a whole batch of queries.
+(one BLOB per run and band, no per-row work) and queried with ``numpy.searchsorted``.
 
-Keys are kept to 32 bits: a query may then meet an unrelated item whose key agrees in those
-bits (about ``items / 2**32`` per band). Such extra candidates are harmless, because every
-candidate is verified on its text.
+In memory an entry is one ``uint64``, ``band << 57 | key << 29 | item``, so the bands of a
+run sort as one array: a small run is one array and one search answers every band of a
+batch of queries at once (what a single added article costs is then a few searches per run,
+not one per run and band). A large run keeps one array per band, so a merge lets each go once
+merged and needs the memory of one band more, not of a second copy.
+
+Keys are kept to 28 bits: a query may then meet an unrelated item whose key agrees in those
+bits (about ``items / 2**28`` per band). Such extra candidates are harmless, because every
+candidate is verified on its text. Items (fingerprint ids) must be below ``2**29``, bands
+at most 128.
 
 Several processes may share a store: each one keeps the runs it has read and, before each
 use inside a write transaction, compares its runs with the table (run id and a random token
@@ -45,9 +51,18 @@ class Index(Protocol):
 
 _U32 = np.uint32
 _U64 = np.uint64
-_LOW = np.uint64(0xFFFFFFFF)
-_SHIFT = np.uint64(32)
 _MASK = np.int64(0xFFFFFFFF)
+_KEY_BITS = np.int64((1 << 28) - 1)
+#: Bits of an in-memory entry: band, then key, then item.
+_BAND_SHIFT = np.uint64(57)
+_KEY_SHIFT = np.uint64(29)
+_KEY_MASK = np.uint64((1 << 28) - 1)
+_ITEM_MASK = np.uint64((1 << 29) - 1)
+#: Bands an index holds at most; the largest item id it holds.
+MAX_BANDS = 128
+MAX_ITEM = (1 << 29) - 1
+#: Runs of at least this many items keep one array per band (see the module docstring).
+SPLIT_ITEMS = 1 << 16
 #: The ``band`` of the row holding a run's sketches.
 SKETCH_BAND = -1
 #: What a merged run's band holds in memory once it is let go.
@@ -58,24 +73,37 @@ Keep = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 @dataclass
 class _Run:
-    """One immutable run: per band, the sorted entries ``key << 32 | item``; and, when the
-    caller gave them, each item's sketch (``sketch_items`` sorted, rows aligned)."""
+    """One immutable run of ``nbands`` bands: its sorted entries, as one array or one per
+    band (``parts``); and, when the caller gave them, each item's sketch (``sketch_items``
+    sorted, rows aligned)."""
 
     run: int
     token: int
     n: int
-    bands: list[np.ndarray]
+    nbands: int
+    parts: list[np.ndarray]
     sketch_items: np.ndarray | None = None
     sketches: np.ndarray | None = None
 
 
-def _low32(keys: np.ndarray) -> np.ndarray:
-    """Band keys (signed 64-bit) as the unsigned 32-bit values the index keeps."""
-    return (np.asarray(keys, dtype=np.int64) & _MASK).astype(_U32)
+def stored_keys(keys: np.ndarray) -> np.ndarray:
+    """Band keys (signed 64-bit) as the 28-bit values the index keeps (``uint32``)."""
+    return (np.asarray(keys, dtype=np.int64) & _KEY_BITS).astype(_U32)
 
 
-def _entries(keys: np.ndarray, items: np.ndarray) -> np.ndarray:
-    return (keys.astype(_U64) << _SHIFT) | items.astype(_U64)
+def _entries(band: int, keys: np.ndarray, items: np.ndarray) -> np.ndarray:
+    return (_U64(band) << _BAND_SHIFT) | (keys.astype(_U64) << _KEY_SHIFT) | items.astype(_U64)
+
+
+def _band_start(band: int) -> np.uint64:
+    return _U64(band) << _BAND_SHIFT
+
+
+def _parts(bands: list[np.ndarray], n: int) -> list[np.ndarray]:
+    """A run's bands as it is held: one array when small, else one per band."""
+    if n >= SPLIT_ITEMS or len(bands) <= 1:
+        return bands
+    return [np.concatenate(bands)]
 
 
 class SqliteIndex:
@@ -106,17 +134,20 @@ class SqliteIndex:
                 self._runs[r] = self._read(r, token)
 
     def _read(self, run: int, token: int) -> _Run:
-        out = _Run(run, token, 0, [])
+        bands: list[np.ndarray] = []
+        sketch_items = sketches = None
         for band, k, i in self.conn.execute(
             "SELECT band, keys, items FROM lsh_runs WHERE run = ? ORDER BY band", (run,)
         ):
             if band == SKETCH_BAND:
-                out.sketch_items = np.frombuffer(k, dtype="<u4")
-                out.sketches = np.frombuffer(i, dtype="<u4").reshape(len(out.sketch_items), -1)
+                sketch_items = np.frombuffer(k, dtype="<u4")
+                sketches = np.frombuffer(i, dtype="<u4").reshape(len(sketch_items), -1)
                 continue
-            out.bands.append(_entries(np.frombuffer(k, dtype="<u4"), np.frombuffer(i, dtype="<u4")))
-        out.n = len(out.bands[0]) if out.bands else 0
-        return out
+            bands.append(
+                _entries(band, np.frombuffer(k, dtype="<u4"), np.frombuffer(i, dtype="<u4"))
+            )
+        n = len(bands[0]) if bands else 0
+        return _Run(run, token, n, len(bands), _parts(bands, n), sketch_items, sketches)
 
     def _write(
         self,
@@ -134,8 +165,8 @@ class SqliteIndex:
                 b,
                 token,
                 n,
-                (e >> _SHIFT).astype("<u4").tobytes(),
-                (e & _LOW).astype("<u4").tobytes(),
+                ((e >> _KEY_SHIFT) & _KEY_MASK).astype("<u4").tobytes(),
+                (e & _ITEM_MASK).astype("<u4").tobytes(),
             )
             for b, e in enumerate(bands)
         ]
@@ -154,7 +185,7 @@ class SqliteIndex:
             "INSERT INTO lsh_runs (run, band, token, n, keys, items) VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
-        out = _Run(run, token, n, bands, sketch_items, sketches)
+        out = _Run(run, token, n, len(bands), _parts(bands, n), sketch_items, sketches)
         self._runs[run] = out
         return out
 
@@ -171,6 +202,17 @@ class SqliteIndex:
             c += 1
         return c
 
+    @staticmethod
+    def _take_band(run: _Run, b: int) -> np.ndarray:
+        """Band ``b`` of a run; a run held as one array per band lets it go."""
+        if len(run.parts) == run.nbands:
+            out, run.parts[b] = run.parts[b], _NO_ENTRIES
+            return out
+        (whole,) = run.parts
+        lo = int(np.searchsorted(whole, _band_start(b)))
+        hi = len(whole) if b + 1 >= MAX_BANDS else int(np.searchsorted(whole, _band_start(b + 1)))
+        return whole[lo:hi]
+
     def _compact(self) -> None:
         """Merge runs of one size class while there are ``FANOUT`` of them."""
         while True:
@@ -181,20 +223,18 @@ class SqliteIndex:
             if not full:
                 return
             group = sorted(by_class[full[0]], key=lambda r: r.run)
-            nb = len(group[0].bands)
-            if any(len(r.bands) != nb for r in group):
+            nb = group[0].nbands
+            if any(r.nbands != nb for r in group):
                 raise ValueError("LSH runs with different band counts in one store")
             try:
                 # Each run is sorted: the stable sort (a merge sort) mostly merges them. A
-                # band of the old runs is let go once merged, so the merge needs the memory
-                # of one band more, not of a second copy of the runs.
-                bands = []
-                for b in range(nb):
-                    bands.append(
-                        np.sort(np.concatenate([r.bands[b] for r in group]), kind="stable")
-                    )
-                    for r in group:
-                        r.bands[b] = _NO_ENTRIES
+                # band of a large run is let go once merged.
+                bands = [
+                    np.sort(np.concatenate([self._take_band(r, b) for r in group]), kind="stable")
+                    for b in range(nb)
+                ]
+                for r in group:
+                    r.parts = []
                 sk_items = sk = None
                 if all(r.sketches is not None for r in group):
                     its = np.concatenate([r.sketch_items for r in group])  # type: ignore[misc]
@@ -224,9 +264,14 @@ class SqliteIndex:
         keys = np.asarray(keys)
         if len(items) == 0:
             return
-        its = np.asarray(items, dtype=np.int64).astype(_U32)
-        low = _low32(keys)
-        bands = [np.sort(_entries(low[:, b], its)) for b in range(low.shape[1])]
+        its = np.asarray(items, dtype=np.int64)
+        if its.min() < 0 or its.max() > MAX_ITEM:
+            raise ValueError(f"LSH index: item ids must be in 0..{MAX_ITEM}")
+        if keys.shape[1] > MAX_BANDS:
+            raise ValueError(f"LSH index: at most {MAX_BANDS} bands, not {keys.shape[1]}")
+        its = its.astype(_U32)
+        low = stored_keys(keys)
+        bands = [np.sort(_entries(b, low[:, b], its)) for b in range(low.shape[1])]
         sk_items = sk = None
         if sketches is not None:
             order = np.argsort(its, kind="stable")
@@ -263,27 +308,41 @@ class SqliteIndex:
             return empty, empty
         filtering = sketches is not None and keep is not None
         scan = cap * self.SCAN if filtering else cap
-        low = _low32(keys)
-        # Sorted queries walk each sorted band forward: far fewer cache misses.
-        order = np.argsort(low, axis=0, kind="stable")
-        sorted_q = np.take_along_axis(low, order, axis=0).astype(_U64) << _SHIFT
+        nb = min(keys.shape[1], MAX_BANDS)
+        low = stored_keys(keys[:, :nb])
+        # Every (query, band) as one entry prefix, sorted: sorted queries walk each sorted
+        # run forward (far fewer cache misses), and each band's queries are one slice.
+        flat = (
+            (np.arange(nb, dtype=_U64) << _BAND_SHIFT)[None, :] | (low.astype(_U64) << _KEY_SHIFT)
+        ).ravel()
+        order = np.argsort(flat, kind="stable")
+        sorted_q = flat[order]
+        sorted_hi = sorted_q | _ITEM_MASK
+        band_at = np.append(
+            np.searchsorted(sorted_q, np.arange(nb, dtype=_U64) << _BAND_SHIFT), len(sorted_q)
+        )
         pair_parts: list[np.ndarray] = []
         for run in self._runs.values():
             run_rows: list[np.ndarray] = []
             run_items: list[np.ndarray] = []
-            for b in range(min(len(run.bands), low.shape[1])):
-                entries = run.bands[b]
-                q = sorted_q[:, b]
-                lo = np.searchsorted(entries, q, "left")
-                hi = np.searchsorted(entries, q | _LOW, "right")
+            for entries in run.parts:
+                if not entries.size:
+                    continue
+                first = min(int(entries[0] >> _BAND_SHIFT), nb)
+                last = min(int(entries[-1] >> _BAND_SHIFT) + 1, nb)
+                qs, qe = int(band_at[first]), int(band_at[last])
+                if qs >= qe:
+                    continue
+                lo = np.searchsorted(entries, sorted_q[qs:qe], "left")
+                hi = np.searchsorted(entries, sorted_hi[qs:qe], "right")
                 cnt = np.minimum(hi - lo, scan)
                 hit = np.flatnonzero(cnt)
                 if hit.size == 0:
                     continue
                 c = cnt[hit]
                 starts = np.repeat(lo[hit] - np.cumsum(c) + c, c)
-                run_rows.append(np.repeat(order[hit, b], c).astype(np.int64))
-                got = entries[starts + np.arange(int(c.sum()))] & _LOW
+                run_rows.append(np.repeat(order[qs + hit] // nb, c).astype(np.int64))
+                got = entries[starts + np.arange(int(c.sum()))] & _ITEM_MASK
                 run_items.append(got.astype(np.int64))
             if not run_rows:
                 continue

@@ -849,7 +849,7 @@ def _match(
 ) -> list[tuple[int, int, float]]:
     """Index the new fingerprints and return the verified near-duplicate edges they make."""
     p = t.params
-    words_of = {i: norm.split(" ") for i, norm in fresh}
+    norm_of = dict(fresh)
     rows = [band_rows.get(norm, -1) for _, norm in fresh]
     if all(r >= 0 for r in rows):
         keys, sketches = band_mat[rows], sketch_mat[rows]
@@ -861,7 +861,7 @@ def _match(
             keys[have] = band_mat[[rows[k] for k in have]]
             sketches[have] = sketch_mat[[rows[k] for k in have]]
         todo = [k for k, r in enumerate(rows) if r < 0]
-        keys[todo], sketches[todo] = fingerprint.lsh_of([words_of[fresh[k][0]] for k in todo], p)
+        keys[todo], sketches[todo] = fingerprint.lsh_of([fresh[k][1].split(" ") for k in todo], p)
     items = np.array([i for i, _ in fresh], dtype=np.int64)
     t.index.add(items.tolist(), keys, sketches)
     threshold = p.threshold
@@ -882,10 +882,10 @@ def _match(
     verifier = fingerprint.Verifier(p)
     involved = set(a_ids) | set(b_ids)
     for i in involved:
-        w = words_of.get(i)
-        if w is not None:
-            verifier.add(i, w)
-    need = sorted(i for i in involved if i not in words_of)
+        norm = norm_of.get(i)
+        if norm is not None:  # only the words of segments with candidates are needed
+            verifier.add(i, norm.split(" "))
+    need = sorted(i for i in involved if i not in norm_of)
     if need:
         for c, (text, _) in t.store.fingerprint_texts_many(need).items():
             verifier.add(c, text.split(" "))

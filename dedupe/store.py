@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,6 +30,9 @@ MIGRATIONS = Migrations("dedupe")
 BUSY_TIMEOUT_S = 60.0
 #: Characters of a rejected record kept in the ``rejected`` table.
 MAX_REJECTED_RAW = 10_000
+#: WAL pages the background checkpoint lets pile up before writing them back; a writer's own
+#: (automatic) checkpoint, a fallback, waits for four times as many.
+CHECKPOINT_PAGES = 4096
 
 
 @MIGRATIONS()
@@ -267,6 +272,24 @@ def m009_carrier_others(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE carriers ADD COLUMN others TEXT")
 
 
+@MIGRATIONS()
+def m010_lsh_keys28(db: sqlite_utils.Database) -> None:
+    """Band keys are kept to 28 bits (see :mod:`dedupe.index`: the band, key and item of an
+    entry then fit one 64-bit integer): older runs held 32, and are cut and sorted again."""
+    import numpy as np
+
+    ids = [r[0] for r in db.execute("SELECT id FROM lsh_runs WHERE band >= 0 ORDER BY id")]
+    for rid in ids:
+        keys, items = db.execute("SELECT keys, items FROM lsh_runs WHERE id = ?", [rid]).fetchone()
+        k = np.frombuffer(keys, dtype="<u4") & np.uint32((1 << 28) - 1)
+        i = np.frombuffer(items, dtype="<u4")
+        order = np.lexsort((i, k))
+        db.execute(
+            "UPDATE lsh_runs SET keys = ?, items = ? WHERE id = ?",
+            [k[order].astype("<u4").tobytes(), i[order].astype("<u4").tobytes(), rid],
+        )
+
+
 def utcnow() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -327,6 +350,51 @@ class Occurrence:
     idx: int
 
 
+class _Checkpointer:
+    """Writes the WAL back into the store file from a thread and connection of its own, so
+    no commit waits for it: left to the writer, one commit in every few dozen single-article
+    adds would also copy thousands of pages back (a pause of tens of milliseconds). A passive
+    checkpoint never blocks the writer or readers; if this thread cannot work, the writer's
+    own checkpoint, at four times the size, still bounds the WAL."""
+
+    def __init__(self, path: str, pages: int) -> None:
+        self.path = path
+        self.pages = pages
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name="dedupe-checkpoint", daemon=True)
+        self._thread.start()
+
+    def poke(self) -> None:
+        """A transaction committed: look at the WAL's size."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:
+            return
+        try:
+            size = int(conn.execute("PRAGMA page_size").fetchone()[0]) + 24
+            while not self._stopping:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                if self._stopping:
+                    break
+                try:
+                    if os.path.getsize(self.path + "-wal") >= self.pages * size:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except (OSError, sqlite3.Error):
+                    continue
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        self._thread.join()
+
+
 class Store:
     """One SQLite file holding everything dedupe knows. Use as a context manager."""
 
@@ -353,6 +421,7 @@ class Store:
             raise StoreError(f"{self.path}: cannot open: {e}") from e
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
+        self._checkpointer: _Checkpointer | None = None
         # Another process may be creating the same store: switching a new file to WAL takes
         # a lock that SQLite does not wait for, so a "locked" answer here is waited out.
         delay = 0.05
@@ -385,13 +454,18 @@ class Store:
         # keeps them off the disk, and fewer, larger checkpoints write the WAL back.
         conn.execute("PRAGMA cache_size=-65536")
         conn.execute("PRAGMA temp_store=MEMORY")
-        conn.execute("PRAGMA wal_autocheckpoint=4096")
+        conn.execute("PRAGMA wal_autocheckpoint=16384")  # CHECKPOINT_PAGES x 4: a fallback
         with self.transaction():
             MIGRATIONS.apply(self.db)
+        if self.path != ":memory:" and self._checkpointer is None:
+            self._checkpointer = _Checkpointer(self.path, CHECKPOINT_PAGES)
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         self.conn.close()
 
     def __enter__(self) -> Store:
@@ -427,6 +501,8 @@ class Store:
             raise
         else:
             self.conn.execute("COMMIT")
+            if self._checkpointer is not None:
+                self._checkpointer.poke()
 
     # -- settings and runs ---------------------------------------------------------------
 

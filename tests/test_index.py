@@ -3,8 +3,9 @@
 import sqlite3
 
 import numpy as np
+import pytest
 
-from dedupe.index import SqliteIndex
+from dedupe.index import MAX_BANDS, MAX_ITEM, SqliteIndex
 from dedupe.store import Store
 
 
@@ -80,4 +81,36 @@ def test_a_merge_that_fails_leaves_the_index_as_the_store_has_it(tmp_path, monke
         list(range(1, n)),
         [2],
     ]
+    store.close()
+
+
+def test_runs_of_older_stores_keep_28_bits_of_each_key(tmp_path):
+    store, idx = index(tmp_path)
+    # a run as older versions wrote it: full 32-bit keys, sorted on them
+    keys = np.array([0x1000_0005, 0x2000_0003], dtype="<u4")
+    items = np.array([1, 2], dtype="<u4")
+    with store.transaction():
+        store.conn.execute(
+            "INSERT INTO lsh_runs (run, band, token, n, keys, items) VALUES (1, 0, 7, 2, ?, ?)",
+            (keys.tobytes(), items.tobytes()),
+        )
+        store.conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm010_lsh_keys28'")
+    store.close()
+    store = Store(tmp_path / "i.db")
+    (k, i) = store.conn.execute("SELECT keys, items FROM lsh_runs").fetchone()
+    assert np.frombuffer(k, dtype="<u4").tolist() == [3, 5]  # cut, and sorted again
+    assert np.frombuffer(i, dtype="<u4").tolist() == [2, 1]
+    idx = SqliteIndex(store.conn)
+    query = np.array([[0x2000_0005], [0x7000_0003], [4]], dtype=np.int64)
+    assert idx.candidates(query, cap=5) == [[1], [2], []]
+    store.close()
+
+
+def test_item_ids_and_bands_out_of_range_are_refused(tmp_path):
+    store, idx = index(tmp_path)
+    with pytest.raises(ValueError, match="item ids"):
+        idx.add([MAX_ITEM + 1], np.zeros((1, 2), dtype=np.int64))
+    with pytest.raises(ValueError, match="bands"):
+        idx.add([1], np.zeros((1, MAX_BANDS + 1), dtype=np.int64))
+    assert len(idx) == 0
     store.close()

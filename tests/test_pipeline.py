@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedupe import Article, Tracker, pipeline
+from dedupe import index as index_mod
 from dedupe.fingerprint import (
     Params,
     Verifier,
@@ -88,7 +89,10 @@ def _brute(entries, query, cap):
     return found[:cap]
 
 
-def test_index_runs_merge_and_answer_like_a_scan(tmp_path):
+@pytest.mark.parametrize("split", [index_mod.SPLIT_ITEMS, 8])
+def test_index_runs_merge_and_answer_like_a_scan(tmp_path, monkeypatch, split):
+    # split: runs from that many items on are held as one array per band (else one array)
+    monkeypatch.setattr(index_mod, "SPLIT_ITEMS", split)
     rng = np.random.default_rng(5)
     store = Store(tmp_path / "i.db")
     idx = SqliteIndex(store.conn)

@@ -2,10 +2,12 @@
 
 import json
 import sqlite3
+import time
 
 import pytest
 
 from dedupe import Params, StoreError, Tracker
+from dedupe import store as store_mod
 from dedupe.store import Store
 
 
@@ -120,3 +122,23 @@ def test_opening_waits_out_a_lock_another_process_holds_while_it_sets_up(tmp_pat
     with pytest.raises(StoreError, match="disk I/O error"):
         Store(tmp_path / "s3.db")
     assert answers == []
+
+
+def test_a_thread_writes_the_wal_back_while_the_store_is_open(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_mod, "CHECKPOINT_PAGES", 4)
+    path = tmp_path / "c.db"
+    store = Store(path)
+    thread = store._checkpointer._thread
+    assert thread.is_alive()
+    before = path.stat().st_size
+    store.conn.execute("CREATE TABLE t (x BLOB)")
+    for _ in range(20):  # about 20 pages, far below the writer's own checkpoint
+        with store.transaction():
+            store.conn.execute("INSERT INTO t VALUES (zeroblob(4000))")
+    deadline = time.monotonic() + 10
+    while path.stat().st_size <= before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.stat().st_size > before  # pages copied back from the WAL, by the thread
+    store.close()
+    assert not thread.is_alive()
+    assert Store(":memory:")._checkpointer is None
