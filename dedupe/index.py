@@ -11,11 +11,11 @@ size are merged (``FANOUT`` of them into one), so a store of ``n`` items holds a
 costs in proportion to what is added, not to the store. The runs are read once per process
 (one BLOB per run and band, no per-row work) and queried with ``numpy.searchsorted``.
 
-In memory an entry is one ``uint64``, ``band << 57 | key << 29 | item``, so the bands of a
-run sort as one array: a small run is one array and one search answers every band of a
-batch of queries at once (what a single added article costs is then a few searches per run,
-not one per run and band). A large run keeps one array per band, so a merge lets each go once
-merged and needs the memory of one band more, not of a second copy.
+In memory an entry is one ``uint64``, ``band << 57 | key << 29 | item``, so all the bands of
+a run sort as one array and one search answers every band of a batch of queries at once (what
+a single added article costs is a few searches per run, not one per run and band). A merge
+lets its input runs go first and reads them again from the table one band at a time, so it
+needs the memory of its output and of one band, not of a second copy of its inputs.
 
 Keys are kept to 28 bits: a query may then meet an unrelated item whose key agrees in those
 bits (about ``items / 2**28`` per band). Such extra candidates are harmless, because every
@@ -32,8 +32,8 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -61,29 +61,35 @@ _ITEM_MASK = np.uint64((1 << 29) - 1)
 #: Bands an index holds at most; the largest item id it holds.
 MAX_BANDS = 128
 MAX_ITEM = (1 << 29) - 1
-#: Runs of at least this many items keep one array per band (see the module docstring).
-SPLIT_ITEMS = 1 << 16
+#: Entries per block of a large array's fence (its last entry of every block): a search for
+#: a few queries reads the fence, small enough to stay in the CPU cache, then one block per
+#: query, instead of probing the whole array at random (each probe a cache miss).
+_BLOCK = 128
+#: The fence is used when the array holds this many entries per query or more.
+_FEW = 256
 #: The ``band`` of the row holding a run's sketches.
 SKETCH_BAND = -1
-#: What a merged run's band holds in memory once it is let go.
-_NO_ENTRIES = np.zeros(0, dtype=np.uint64)
 #: ``keep(query_sketches, candidate_sketches) -> bool mask`` of :meth:`SqliteIndex.candidate_pairs`.
 Keep = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass
 class _Run:
-    """One immutable run of ``nbands`` bands: its sorted entries, as one array or one per
-    band (``parts``); and, when the caller gave them, each item's sketch (``sketch_items``
-    sorted, rows aligned)."""
+    """One immutable run of ``n`` items in ``nbands`` bands: its sorted entries (``n`` per
+    band, band after band) and their fence; and, when the caller gave them, each item's
+    sketch (``sketch_items`` sorted, rows aligned)."""
 
     run: int
     token: int
     n: int
     nbands: int
-    parts: list[np.ndarray]
+    entries: np.ndarray
     sketch_items: np.ndarray | None = None
     sketches: np.ndarray | None = None
+    fence: np.ndarray | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.fence = _fence(self.entries)
 
 
 def stored_keys(keys: np.ndarray) -> np.ndarray:
@@ -95,15 +101,30 @@ def _entries(band: int, keys: np.ndarray, items: np.ndarray) -> np.ndarray:
     return (_U64(band) << _BAND_SHIFT) | (keys.astype(_U64) << _KEY_SHIFT) | items.astype(_U64)
 
 
-def _band_start(band: int) -> np.uint64:
-    return _U64(band) << _BAND_SHIFT
+def _fence(entries: np.ndarray) -> np.ndarray | None:
+    """The last entry of every full block of a large sorted array (``None`` when small)."""
+    if len(entries) < _BLOCK * 16:
+        return None
+    return np.ascontiguousarray(entries[_BLOCK - 1 :: _BLOCK])
 
 
-def _parts(bands: list[np.ndarray], n: int) -> list[np.ndarray]:
-    """A run's bands as it is held: one array when small, else one per band."""
-    if n >= SPLIT_ITEMS or len(bands) <= 1:
-        return bands
-    return [np.concatenate(bands)]
+def _lower_bound(entries: np.ndarray, fence: np.ndarray | None, q: np.ndarray) -> np.ndarray:
+    """``numpy.searchsorted(entries, q, "left")``; for a few queries into a large array,
+    through its fence."""
+    if fence is None or len(q) * _FEW > len(entries):
+        return np.searchsorted(entries, q, "left")
+    nfull = len(fence)
+    blk = np.searchsorted(fence, q, "left")  # the block holding the answer
+    out = np.empty(len(q), dtype=np.intp)
+    inner = np.flatnonzero(blk < nfull)
+    if inner.size:
+        b = blk[inner]
+        rows = entries[: nfull * _BLOCK].reshape(nfull, _BLOCK)[b]
+        out[inner] = b * _BLOCK + np.count_nonzero(rows < q[inner, None], axis=1)
+    tail = np.flatnonzero(blk >= nfull)  # past the last full block
+    if tail.size:
+        out[tail] = nfull * _BLOCK + np.searchsorted(entries[nfull * _BLOCK :], q[tail], "left")
+    return out
 
 
 class SqliteIndex:
@@ -134,7 +155,11 @@ class SqliteIndex:
                 self._runs[r] = self._read(r, token)
 
     def _read(self, run: int, token: int) -> _Run:
-        bands: list[np.ndarray] = []
+        nb, n = self.conn.execute(
+            "SELECT COUNT(*), COALESCE(MAX(n), 0) FROM lsh_runs WHERE run = ? AND band >= 0",
+            (run,),
+        ).fetchone()
+        entries = np.empty(nb * n, dtype=_U64)
         sketch_items = sketches = None
         for band, k, i in self.conn.execute(
             "SELECT band, keys, items FROM lsh_runs WHERE run = ? ORDER BY band", (run,)
@@ -143,11 +168,53 @@ class SqliteIndex:
                 sketch_items = np.frombuffer(k, dtype="<u4")
                 sketches = np.frombuffer(i, dtype="<u4").reshape(len(sketch_items), -1)
                 continue
-            bands.append(
-                _entries(band, np.frombuffer(k, dtype="<u4"), np.frombuffer(i, dtype="<u4"))
-            )
-        n = len(bands[0]) if bands else 0
-        return _Run(run, token, n, len(bands), _parts(bands, n), sketch_items, sketches)
+            entries[band * n : (band + 1) * n] = self._band(band, k, i)
+        return _Run(run, token, n, nb, entries, sketch_items, sketches)
+
+    @staticmethod
+    def _band(band: int, keys: bytes, items: bytes) -> np.ndarray:
+        return _entries(band, np.frombuffer(keys, dtype="<u4"), np.frombuffer(items, dtype="<u4"))
+
+    def _read_band(self, run: int, band: int) -> np.ndarray:
+        k, i = self.conn.execute(
+            "SELECT keys, items FROM lsh_runs WHERE run = ? AND band = ?", (run, band)
+        ).fetchone()
+        return self._band(band, k, i)
+
+    def _new_run(self) -> tuple[int, int]:
+        """A run id and a random token for a run about to be written."""
+        row = self.conn.execute("SELECT COALESCE(MAX(run), 0) + 1 FROM lsh_runs").fetchone()
+        return int(row[0]), int.from_bytes(os.urandom(8), "little") >> 1
+
+    def _insert(self, rows: list[tuple[int, int, int, int, bytes, bytes]]) -> None:
+        self.conn.executemany(
+            "INSERT INTO lsh_runs (run, band, token, n, keys, items) VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    @staticmethod
+    def _band_row(run: int, band: int, token: int, e: np.ndarray) -> tuple[Any, ...]:
+        return (
+            run,
+            band,
+            token,
+            len(e),
+            ((e >> _KEY_SHIFT) & _KEY_MASK).astype("<u4").tobytes(),
+            (e & _ITEM_MASK).astype("<u4").tobytes(),
+        )
+
+    @staticmethod
+    def _sketch_row(
+        run: int, token: int, items: np.ndarray, sketches: np.ndarray
+    ) -> tuple[Any, ...]:
+        return (
+            run,
+            SKETCH_BAND,
+            token,
+            len(items),
+            items.astype("<u4").tobytes(),
+            np.ascontiguousarray(sketches, dtype="<u4").tobytes(),
+        )
 
     def _write(
         self,
@@ -155,37 +222,14 @@ class SqliteIndex:
         sketch_items: np.ndarray | None = None,
         sketches: np.ndarray | None = None,
     ) -> _Run:
-        row = self.conn.execute("SELECT COALESCE(MAX(run), 0) + 1 FROM lsh_runs").fetchone()
-        run = int(row[0])
-        token = int.from_bytes(os.urandom(8), "little") >> 1
-        n = len(bands[0]) if bands else 0
-        rows = [
-            (
-                run,
-                b,
-                token,
-                n,
-                ((e >> _KEY_SHIFT) & _KEY_MASK).astype("<u4").tobytes(),
-                (e & _ITEM_MASK).astype("<u4").tobytes(),
-            )
-            for b, e in enumerate(bands)
-        ]
+        run, token = self._new_run()
+        rows = [self._band_row(run, b, token, e) for b, e in enumerate(bands)]
         if sketch_items is not None and sketches is not None:
-            rows.append(
-                (
-                    run,
-                    SKETCH_BAND,
-                    token,
-                    n,
-                    sketch_items.astype("<u4").tobytes(),
-                    np.ascontiguousarray(sketches, dtype="<u4").tobytes(),
-                )
-            )
-        self.conn.executemany(
-            "INSERT INTO lsh_runs (run, band, token, n, keys, items) VALUES (?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-        out = _Run(run, token, n, len(bands), _parts(bands, n), sketch_items, sketches)
+            rows.append(self._sketch_row(run, token, sketch_items, sketches))
+        self._insert(rows)
+        n = len(bands[0]) if bands else 0
+        entries = np.concatenate(bands) if bands else np.zeros(0, dtype=_U64)
+        out = _Run(run, token, n, len(bands), entries, sketch_items, sketches)
         self._runs[run] = out
         return out
 
@@ -202,17 +246,6 @@ class SqliteIndex:
             c += 1
         return c
 
-    @staticmethod
-    def _take_band(run: _Run, b: int) -> np.ndarray:
-        """Band ``b`` of a run; a run held as one array per band lets it go."""
-        if len(run.parts) == run.nbands:
-            out, run.parts[b] = run.parts[b], _NO_ENTRIES
-            return out
-        (whole,) = run.parts
-        lo = int(np.searchsorted(whole, _band_start(b)))
-        hi = len(whole) if b + 1 >= MAX_BANDS else int(np.searchsorted(whole, _band_start(b + 1)))
-        return whole[lo:hi]
-
     def _compact(self) -> None:
         """Merge runs of one size class while there are ``FANOUT`` of them."""
         while True:
@@ -227,30 +260,41 @@ class SqliteIndex:
             if any(r.nbands != nb for r in group):
                 raise ValueError("LSH runs with different band counts in one store")
             try:
-                # Each run is sorted: the stable sort (a merge sort) mostly merges them. A
-                # band of a large run is let go once merged.
-                bands = [
-                    np.sort(np.concatenate([self._take_band(r, b) for r in group]), kind="stable")
-                    for b in range(nb)
-                ]
-                for r in group:
-                    r.parts = []
-                sk_items = sk = None
-                if all(r.sketches is not None for r in group):
-                    its = np.concatenate([r.sketch_items for r in group])  # type: ignore[misc]
-                    order = np.argsort(its, kind="stable")
-                    sk_items = its[order]
-                    sk = np.concatenate([r.sketches for r in group])[order]  # type: ignore[misc]
-                    for r in group:
-                        r.sketch_items = r.sketches = None
-                self._delete(group)
-                self._write(bands, sk_items, sk)
+                self._merge(group, nb)
             except BaseException:
                 # The old runs are emptied in memory but still in the table (the transaction
                 # rolls back): forget them, so the next refresh reads them again.
                 for r in group:
                     self._runs.pop(r.run, None)
                 raise
+
+    def _merge(self, group: list[_Run], nb: int) -> None:
+        """Write ``group`` as one run and drop it. Its entries are let go first and read
+        again from the table a band at a time (the runs are there until dropped)."""
+        n = sum(r.n for r in group)
+        for r in group:
+            r.entries = r.fence = None  # type: ignore[assignment]
+        run, token = self._new_run()
+        entries = np.empty(nb * n, dtype=_U64)
+        for b in range(nb):
+            # Each run is sorted: the stable sort (a merge sort) mostly merges them.
+            band = np.sort(
+                np.concatenate([self._read_band(r.run, b) for r in group]), kind="stable"
+            )
+            entries[b * n : (b + 1) * n] = band
+            self._insert([self._band_row(run, b, token, band)])
+            del band
+        sk_items = sk = None
+        if all(r.sketches is not None for r in group):
+            its = np.concatenate([r.sketch_items for r in group])  # type: ignore[misc]
+            order = np.argsort(its, kind="stable")
+            sk_items = its[order]
+            sk = np.concatenate([r.sketches for r in group])[order]  # type: ignore[misc]
+            for r in group:
+                r.sketch_items = r.sketches = None
+            self._insert([self._sketch_row(run, token, sk_items, sk)])
+        self._delete(group)
+        self._runs[run] = _Run(run, token, n, nb, entries, sk_items, sk)
 
     # -- the interface ------------------------------------------------------------------
 
@@ -323,30 +367,28 @@ class SqliteIndex:
         )
         pair_parts: list[np.ndarray] = []
         for run in self._runs.values():
-            run_rows: list[np.ndarray] = []
-            run_items: list[np.ndarray] = []
-            for entries in run.parts:
-                if not entries.size:
-                    continue
-                first = min(int(entries[0] >> _BAND_SHIFT), nb)
-                last = min(int(entries[-1] >> _BAND_SHIFT) + 1, nb)
-                qs, qe = int(band_at[first]), int(band_at[last])
-                if qs >= qe:
-                    continue
-                lo = np.searchsorted(entries, sorted_q[qs:qe], "left")
-                hi = np.searchsorted(entries, sorted_hi[qs:qe], "right")
-                cnt = np.minimum(hi - lo, scan)
-                hit = np.flatnonzero(cnt)
-                if hit.size == 0:
-                    continue
-                c = cnt[hit]
-                starts = np.repeat(lo[hit] - np.cumsum(c) + c, c)
-                run_rows.append(np.repeat(order[qs + hit] // nb, c).astype(np.int64))
-                got = entries[starts + np.arange(int(c.sum()))] & _ITEM_MASK
-                run_items.append(got.astype(np.int64))
-            if not run_rows:
+            entries = run.entries
+            n = len(entries)
+            if not n:
                 continue
-            pairs = np.unique((np.concatenate(run_rows) << 32) | np.concatenate(run_items))
+            first = min(int(entries[0] >> _BAND_SHIFT), nb)
+            last = min(int(entries[-1] >> _BAND_SHIFT) + 1, nb)
+            qs, qe = int(band_at[first]), int(band_at[last])
+            if qs >= qe:
+                continue
+            lo = _lower_bound(entries, run.fence, sorted_q[qs:qe])
+            # a query hits when the entry at its lower bound has its band and key
+            at = np.minimum(lo, n - 1)
+            hit = np.flatnonzero((lo < n) & (entries[at] <= sorted_hi[qs:qe]))
+            if hit.size == 0:
+                continue
+            lo = lo[hit]
+            hi = np.searchsorted(entries, sorted_hi[qs + hit], "right")
+            c = np.minimum(hi - lo, scan)
+            starts = np.repeat(lo - np.cumsum(c) + c, c)
+            rows_ = np.repeat(order[qs + hit] // nb, c).astype(np.int64)
+            items_ = (entries[starts + np.arange(int(c.sum()))] & _ITEM_MASK).astype(np.int64)
+            pairs = np.unique((rows_ << 32) | items_)
             if filtering and run.sketches is not None:
                 its = (pairs & _MASK).astype(_U32)
                 at = np.searchsorted(run.sketch_items, its)  # type: ignore[arg-type]

@@ -89,10 +89,12 @@ def _brute(entries, query, cap):
     return found[:cap]
 
 
-@pytest.mark.parametrize("split", [index_mod.SPLIT_ITEMS, 8])
-def test_index_runs_merge_and_answer_like_a_scan(tmp_path, monkeypatch, split):
-    # split: runs from that many items on are held as one array per band (else one array)
-    monkeypatch.setattr(index_mod, "SPLIT_ITEMS", split)
+@pytest.mark.parametrize("fenced", [False, True])
+def test_index_runs_merge_and_answer_like_a_scan(tmp_path, monkeypatch, fenced):
+    # fenced: every search of a run of 64 entries or more goes through its fence
+    if fenced:
+        monkeypatch.setattr(index_mod, "_BLOCK", 4)
+        monkeypatch.setattr(index_mod, "_FEW", 0)
     rng = np.random.default_rng(5)
     store = Store(tmp_path / "i.db")
     idx = SqliteIndex(store.conn)
