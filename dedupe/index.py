@@ -359,7 +359,7 @@ class SqliteIndex:
         flat = (
             (np.arange(nb, dtype=_U64) << _BAND_SHIFT)[None, :] | (low.astype(_U64) << _KEY_SHIFT)
         ).ravel()
-        order = np.argsort(flat, kind="stable")
+        order = np.argsort(flat)  # equal queries in any order: the answer is a sorted set
         sorted_q = flat[order]
         sorted_hi = sorted_q | _ITEM_MASK
         band_at = np.append(
