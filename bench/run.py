@@ -4,7 +4,8 @@ baselines and peers, on the same generated corpus, in one run.
 usage: python bench/run.py [--sizes 1000,10000,100000] [--base ../shared/data/reuters21578]
                            [--scratch /tmp/dedupe-bench] [--kit ../shared/bench]
                            [--td-python PATH] [--dt-python PATH] [--peer-sizes 1000,10000]
-                           [--batch-size 2000] [--workers N] [--no-quality] [--out FILE]
+                           [--batch-size 2000] [--workers N] [--baselines exact,np_fast]
+                           [--no-quality] [--keep-store] [--out FILE]
 
 For each size N: the corpus is made once with the kit's ``gen_corpus.py`` (``--seed 1``;
 Reuters-21578 with ``--base``) and kept under ``--scratch/corpora``, never in the repository.
@@ -202,6 +203,18 @@ def score(kit: Path, gt: Path, flags: Path) -> dict[str, Any]:
     return res
 
 
+def _said(n: int, r: dict[str, Any], sentences: int) -> None:
+    """One method's figures on stderr as soon as it is done (a long run shows them early)."""
+    wall = r.get("wall_s_outer")
+    if wall and not r.get("error") and not r.get("rc"):
+        print(
+            f"[{n}] {r.get('label')}: {sentences / wall:,.0f} sentences/s, {wall:,.1f} s,"
+            f" peak {r.get('peak_tree_rss_mb', 0):,.0f} MB",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def bench_size(args: argparse.Namespace, n: int) -> dict[str, Any]:
     kit = Path(args.kit)
     corpus, gt = corpus_for(args, n)
@@ -226,15 +239,14 @@ def bench_size(args: argparse.Namespace, n: int) -> dict[str, Any]:
         cmd += ["--workers", str(args.workers)]
     print(f"[{n}] dedupe ingest ...", file=sys.stderr, flush=True)
     methods["dedupe"] = measured(kit, "dedupe", cmd)
-
-    print(f"[{n}] exact ...", file=sys.stderr, flush=True)
-    methods["exact"] = measured(
-        kit, "exact", [sys.executable, str(kit / "baselines.py"), "exact", str(corpus)]
-    )
-    print(f"[{n}] np_fast ...", file=sys.stderr, flush=True)
-    methods["np_fast"] = measured(
-        kit, "np_fast", [sys.executable, str(kit / "baselines.py"), "np_fast", str(corpus)]
-    )
+    _said(n, methods["dedupe"], sentences)
+    for base in ("exact", "np_fast"):
+        if base in args.baselines:
+            print(f"[{n}] {base} ...", file=sys.stderr, flush=True)
+            methods[base] = measured(
+                kit, base, [sys.executable, str(kit / "baselines.py"), base, str(corpus)]
+            )
+            _said(n, methods[base], sentences)
     peers_here = n in args.peer_sizes
     if peers_here and (args.td_python or args.dt_python):
         sent_dir = work / f"{tag}_sentences"
@@ -380,11 +392,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peer-sizes", default="1000,10000", help="sizes the peers run at")
     ap.add_argument("--batch-size", type=int, default=2000)
     ap.add_argument("--workers", type=int, default=None, help="dedupe worker processes")
+    ap.add_argument(
+        "--baselines", default="exact,np_fast", help="the kit's baselines to run (or none)"
+    )
     ap.add_argument("--no-quality", dest="quality", action="store_false")
     ap.add_argument("--keep-store", action="store_true")
     ap.add_argument("--out", default=None, help="JSON results (default SCRATCH/results.json)")
     args = ap.parse_args(argv)
     args.peer_sizes = {int(x) for x in args.peer_sizes.split(",") if x}
+    args.baselines = {x for x in args.baselines.split(",") if x and x != "none"}
     sizes = [int(x) for x in args.sizes.split(",") if x]
     out = Path(args.out or Path(args.scratch) / "results.json")
     results: list[dict[str, Any]] = []
