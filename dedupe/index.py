@@ -101,6 +101,19 @@ def _entries(band: int, keys: np.ndarray, items: np.ndarray) -> np.ndarray:
     return (_U64(band) << _BAND_SHIFT) | (keys.astype(_U64) << _KEY_SHIFT) | items.astype(_U64)
 
 
+def sorted_unique(a: np.ndarray) -> np.ndarray:
+    """The distinct values of a 1-D array, sorted: ``numpy.unique(a)``, by a sort and a
+    comparison of neighbours (numpy 2.4's ``unique`` measured 40 times slower on a million
+    64-bit integers)."""
+    s = np.sort(a)
+    if s.size < 2:
+        return s
+    keep = np.empty(s.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
+
+
 def _fence(entries: np.ndarray) -> np.ndarray | None:
     """The last entry of every full block of a large sorted array (``None`` when small)."""
     if len(entries) < _BLOCK * 16:
@@ -388,7 +401,7 @@ class SqliteIndex:
             starts = np.repeat(lo - np.cumsum(c) + c, c)
             rows_ = np.repeat(order[qs + hit] // nb, c).astype(np.int64)
             items_ = (entries[starts + np.arange(int(c.sum()))] & _ITEM_MASK).astype(np.int64)
-            pairs = np.unique((rows_ << 32) | items_)
+            pairs = sorted_unique((rows_ << 32) | items_)
             if filtering and run.sketches is not None:
                 its = (pairs & _MASK).astype(_U32)
                 at = np.searchsorted(run.sketch_items, its)  # type: ignore[arg-type]
@@ -397,7 +410,7 @@ class SqliteIndex:
             pair_parts.append(pairs)
         if not pair_parts:
             return empty, empty
-        pairs = np.unique(np.concatenate(pair_parts))
+        pairs = sorted_unique(np.concatenate(pair_parts))
         rows = pairs >> 32
         items = pairs & _MASK
         first = np.searchsorted(rows, rows, "left")

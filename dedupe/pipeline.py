@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xxhash
 
-from dedupe import fingerprint
+from dedupe import fingerprint, index
 from dedupe.classify import Evidence, Peer, TextFacts, refine, text_facts
 from dedupe.fields import normalize_url
 from dedupe.fingerprint import Params
@@ -874,7 +874,7 @@ def _match(
     other = cands != mine
     lo = np.minimum(mine[other], cands[other])
     hi = np.maximum(mine[other], cands[other])
-    pairs = np.unique((lo << 32) | hi)
+    pairs = index.sorted_unique((lo << 32) | hi)
     if not pairs.size:
         return []
     a_ids = (pairs >> 32).tolist()

@@ -5,7 +5,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from dedupe.index import MAX_BANDS, MAX_ITEM, SqliteIndex
+from dedupe.index import MAX_BANDS, MAX_ITEM, SqliteIndex, sorted_unique
 from dedupe.store import Store
 
 
@@ -114,3 +114,9 @@ def test_item_ids_and_bands_out_of_range_are_refused(tmp_path):
         idx.add([1], np.zeros((1, MAX_BANDS + 1), dtype=np.int64))
     assert len(idx) == 0
     store.close()
+
+
+@pytest.mark.parametrize("values", [[], [5], [3, 1, 3, 2, 1], list(range(50, 0, -1)) * 3])
+def test_sorted_unique_is_numpy_unique(values):
+    a = np.array(values, dtype=np.int64)
+    assert sorted_unique(a).tolist() == np.unique(a).tolist()
