@@ -615,10 +615,18 @@ EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
     show_default=True,
     help="Output file (written whole or not at all); - for stdout.",
 )
-def export(db_path: str, fmt: str, what: str, output: TextIO) -> None:
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="CSV: keep text that begins with = + - @ as it is (by default it gets a leading '"
+    " so a spreadsheet shows it instead of running it as a formula).",
+)
+def export(db_path: str, fmt: str, what: str, output: TextIO, raw: bool) -> None:
     """Write what the store knows as rows for pandas, R or a spreadsheet.
 
-    Verdicts are judged against the store as it is now, as for clean.
+    Verdicts are judged against the store as it is now, as for clean. In CSV, text that
+    begins with = + - or @ gets a leading ' (scraped text must not run as a spreadsheet
+    formula); --raw keeps it as it is.
 
     \b
     findings  one row per segment: verdict, rule, reason, best match
@@ -638,12 +646,24 @@ def export(db_path: str, fmt: str, what: str, output: TextIO) -> None:
             writer = csv.writer(output, lineterminator="\n")
             writer.writerow(columns)
             for row in rows:
-                writer.writerow(
-                    [";".join(v) if isinstance(v, list) else v for v in (row[c] for c in columns)]
-                )
+                writer.writerow([_csv_cell(row[c], raw) for c in columns])
         else:
             for row in rows:
                 output.write(json.dumps({c: row[c] for c in columns}, ensure_ascii=False) + "\n")
+
+
+#: First characters that make a spreadsheet read a cell as a formula (scraped text could run).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any, raw: bool) -> Any:
+    """One CSV cell: lists joined with ``;``; text a spreadsheet would run as a formula
+    prefixed with ``'`` unless ``raw``."""
+    if isinstance(value, list):
+        value = ";".join(value)
+    if not raw and isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _export_rows(tracker: Tracker, what: str) -> Iterator[dict[str, Any]]:

