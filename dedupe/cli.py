@@ -649,7 +649,7 @@ def export(db_path: str, fmt: str, what: str, output: TextIO, raw: bool) -> None
                 writer.writerow([_csv_cell(row[c], raw) for c in columns])
         else:
             for row in rows:
-                output.write(json.dumps({c: row[c] for c in columns}, ensure_ascii=False) + "\n")
+                output.write(_json({c: row[c] for c in columns}) + "\n")
 
 
 #: First characters that make a spreadsheet read a cell as a formula (scraped text could run).
@@ -743,7 +743,7 @@ def provenance(
         chains = tracker.chains(list(article_ids) if article_ids else None, outlet)
         if as_json:
             for c in chains:
-                click.echo(json.dumps(c.as_dict(), ensure_ascii=False, sort_keys=True))
+                click.echo(_json(c.as_dict(), sort_keys=True))
             return
         if not chains:
             click.echo(

@@ -151,6 +151,18 @@ def test_json_output_is_strict_and_round_trips(store: tuple[Path, Path, list[dic
     s = run("stats", "--db", str(db), "--json")
     assert_terminal_safe(s.stdout)
     assert {o["outlet"] for o in strict(s.stdout)["outlets"]} == {r["outlet"] for r in recs}
+    # the export and provenance JSON Lines too: escaped, and the same strings decoded
+    e = run("export", "--db", str(db), "--what", "articles")
+    assert e.exit_code == 0
+    assert_terminal_safe(e.stdout)
+    assert {d["outlet"] for d in map(strict, e.stdout.splitlines())} == {r["outlet"] for r in recs}
+    p = run("provenance", "--db", str(db), "--json")
+    assert p.exit_code == 0 and p.stdout
+    assert_terminal_safe(p.stdout)
+    chains = [strict(x) for x in p.stdout.splitlines()]
+    named = {a["article"] for c in chains for a in c["articles"]}
+    assert named and named <= {rec["id"] for rec in recs}
+    assert any(_unsafe(ch) for a in named for ch in a)  # the payloads did reach this output
 
 
 def test_the_json_escape_list_covers_every_control_and_format_character() -> None:
