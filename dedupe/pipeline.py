@@ -61,15 +61,15 @@ def gc_paused() -> Iterator[None]:
 
 
 class Clock:
-    """CPU seconds this process spent per phase of the ingest, added up over batches
-    (``Tracker.timings``; worker processes not included)."""
+    """CPU seconds the ingesting thread spent per phase of the ingest, added up over batches
+    (``Tracker.timings``; neither worker processes nor the store's checkpoint thread)."""
 
     def __init__(self, into: dict[str, float]) -> None:
         self.into = into
-        self.last = time.process_time()
+        self.last = time.thread_time()
 
     def lap(self, phase: str) -> None:
-        now = time.process_time()
+        now = time.thread_time()
         self.into[phase] = self.into.get(phase, 0.0) + now - self.last
         self.last = now
 
@@ -751,7 +751,7 @@ def ingest(
     memory = {d.article.id: d for d in docs}
     clock.lap("carriers")
     judged = judge(t, docs, memory)
-    clock.last = time.process_time()
+    clock.last = time.thread_time()
     seg_rows: list[tuple[Any, ...]] = []
     jmemo: dict[Any, str] = {}
     results: dict[str, Result] = {}
@@ -834,7 +834,7 @@ def rejudge(t: Tracker, ids: Sequence[str], ahead: TextJob | None = None) -> int
             row = (f.verdict, f.rule, f.reason, matched_json(f, jmemo))
             if row != old:
                 changed.append((*row, d.article.id, g.index))
-    clock.last = time.process_time()
+    clock.last = time.thread_time()
     t.store.update_verdicts(changed)
     clock.lap("write")
     return len(changed)
