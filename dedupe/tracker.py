@@ -172,8 +172,9 @@ class Tracker:
         changed (an earliest carrier replaced, a text become furniture...), and rewrite the
         verdicts that differ; returns how many articles. Ingest only notes them (the
         ``stale`` table), so an article many new ones touch is judged again once: this runs
-        when the tracker closes, before :meth:`stats`, and within an ingest once
-        ``MAX_STALE`` are waiting. Reading results never needs it: they are judged afresh."""
+        when the tracker closes, before :meth:`stats`, and after an ingested batch once
+        ``MAX_STALE`` are waiting, ``FLUSH_CHUNK`` articles per transaction. Reading results
+        never needs it: they are judged afresh."""
         done = 0
         with self._lock:
             ids = self.store.stale_ids(FLUSH_CHUNK)
@@ -323,15 +324,20 @@ class Tracker:
             workers = self._pool()
             if workers is not None:
                 analysis = workers.submit([a.text for a in batch], self.params).result()
-        with self._lock, self.store.transaction(), pipeline.gc_paused():
-            out, added, known_n = pipeline.ingest(self, batch, analysis)
-            self._run_counts[0] += added
-            self._run_counts[1] += known_n
-            self._dirty = self._dirty or added > 0
+        with self._lock:
+            with self.store.transaction(), pipeline.gc_paused():
+                out, added, known_n = pipeline.ingest(self, batch, analysis)
+                self._run_counts[0] += added
+                self._run_counts[1] += known_n
+                self._dirty = self._dirty or added > 0
+                if on_commit is not None:
+                    on_commit()
+            # After the batch commits, in transactions of FLUSH_CHUNK articles each: inside
+            # the batch's, a flush of MAX_STALE articles made one transaction (and a WAL of
+            # gigabytes) that grew with the corpus. Stopped in between, the store is as it
+            # is between any two batches: what is still stale stays noted in the store.
             if added and self.store.count_stale() >= MAX_STALE:
-                self.flush()  # in this transaction: the batch and its consequences commit together
-            if on_commit is not None:
-                on_commit()
+                self.flush()
         return out
 
     # -- judging -------------------------------------------------------------------------

@@ -299,3 +299,61 @@ def test_a_failing_closing_flush_still_finishes_the_run_and_closes_the_store(
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM stale").fetchone()[0] == 0
     conn.close()
+
+
+def _flushed_often(tmp_path, monkeypatch):
+    """The same 240 articles ingested twice: plainly (one flush, at close), and with
+    ``MAX_STALE`` 1, so the stale articles are judged again after every batch of 40."""
+    from test_pipeline import _articles
+
+    from dedupe import pipeline
+    from dedupe import tracker as tracker_mod
+
+    arts = _articles(240)
+    with Tracker(tmp_path / "plain.db", workers=0) as t:
+        t.add_many(arts, batch_size=40)
+    monkeypatch.setattr(tracker_mod, "MAX_STALE", 1)
+    monkeypatch.setattr(tracker_mod, "FLUSH_CHUNK", 7)
+    path = tmp_path / "flushed.db"
+    seen: list[tuple[int, int, int]] = []  # (stale ids judged, articles committed, added so far)
+    rejudge = pipeline.rejudge
+
+    def spy(t, ids, ahead=None):
+        with sqlite3.connect(path) as other:  # what another connection sees: committed rows
+            committed = other.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        seen.append((len(ids), committed, t.store.count_articles()))
+        return rejudge(t, ids, ahead)
+
+    monkeypatch.setattr(pipeline, "rejudge", spy)
+    with Tracker(path, workers=0) as t:
+        for k in range(0, len(arts), 40):
+            t.add_many(arts[k : k + 40], batch_size=40)
+            assert t.store.count_stale() == 0  # judged again after every batch
+    return path, tmp_path / "plain.db", seen
+
+
+def test_past_max_stale_the_batch_commits_first_then_chunks(tmp_path, monkeypatch):
+    from harness import snapshot
+
+    path, plain, seen = _flushed_often(tmp_path, monkeypatch)
+    assert seen and all(n <= 7 for n, _, _ in seen)  # one transaction per chunk
+    assert all(committed == added for _, committed, added in seen)  # the batch committed first
+    got, want = snapshot(path), snapshot(plain)
+    got.pop("segments"), want.pop("segments")
+    assert got == want  # articles, fingerprints, carriers, near edges, the index...
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known: after flushes between batches, a few stored verdicts lag behind a fresh"
+    " judgment (results, exports and reports judge afresh; the Datasette views read them)",
+)
+def test_stored_verdicts_after_flushes_between_batches_are_fresh(tmp_path, monkeypatch):
+    path, _plain, _seen = _flushed_often(tmp_path, monkeypatch)
+    with Tracker(path, workers=0) as t:
+        for r in t.results():
+            stored = t.store.conn.execute(
+                "SELECT verdict, rule FROM segments WHERE article = ? ORDER BY idx",
+                (r.article.id,),
+            ).fetchall()
+            assert stored == [(f.verdict, f.rule) for f in r.findings], r.article.id
