@@ -930,6 +930,7 @@ def _count_carriers(
     existing = store.carriers_counting(batch_fps)
     affected: set[str] = set()
     crossing: list[tuple[int, str]] = []
+    tipped: set[int] = set()  # texts that became furniture of an outlet in this batch
     updates: list[tuple[int, str, int, str, str, str | None]] = []
     merged: dict[int, dict[str, tuple[int, str, str]]] = {
         fp: {okey: (n, first, fkey) for okey, n, first, fkey, _ in existing.get(fp, ())}
@@ -943,6 +944,8 @@ def _count_carriers(
         if old is None:
             n = cnt
             held: list[str] | None = ids
+            if okey.startswith("=") and n >= k:
+                tipped.add(fp)
         else:
             n_old, first_old, fkey_old = old
             n = n_old + cnt
@@ -957,6 +960,7 @@ def _count_carriers(
             known = n_old == 1 or kept is not None
             held = stored + ids if known else None
             if okey.startswith("=") and n_old < k <= n:
+                tipped.add(fp)
                 if known:
                     affected.update(stored)
                 else:
@@ -973,6 +977,10 @@ def _count_carriers(
     if crossing:
         for aids in store.outlet_carriers(crossing).values():
             affected.update(aids)
+    # Furniture of one outlet is furniture wherever it appears: the carriers in every other
+    # outlet (say, judged a copy of the earliest) change too.
+    if tipped:
+        affected.update(store.articles_carrying(tipped))
     # The earliest carrier in each outlet may stop being the origin, or become one.
     extra = {x for a, b, _ in edges for x in (a, b)} - batch_fps
     rows_extra = store.carriers_many(extra) if extra else {}
