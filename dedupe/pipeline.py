@@ -977,8 +977,14 @@ def _count_carriers(
     if crossing:
         for aids in store.outlet_carriers(crossing).values():
             affected.update(aids)
-    # Furniture of one outlet is furniture wherever it appears: the carriers in every other
-    # outlet (say, judged a copy of the earliest) change too.
+    # Furniture of one outlet is furniture wherever it appears: when a text first becomes
+    # furniture anywhere, its carriers in every other outlet (say, judged a copy of the
+    # earliest) change too. Once it is, another outlet's count changes none of them.
+    tipped -= {
+        fp
+        for fp, rows in existing.items()
+        if any(okey.startswith("=") and n >= k for okey, n, *_ in rows)
+    }
     if tipped:
         affected.update(store.articles_carrying(tipped))
     # The earliest carrier in each outlet may stop being the origin, or become one.

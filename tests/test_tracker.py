@@ -355,3 +355,20 @@ def test_stored_verdicts_are_fresh_however_often_stale_ones_are_judged_again(tmp
                     (r.article.id,),
                 ).fetchall()
                 assert stored == [(f.verdict, f.rule) for f in r.findings], (db, r.article.id)
+
+
+def test_a_text_already_furniture_is_not_judged_again_everywhere_for_a_new_outlet(tmp_path):
+    line = "Subscribe to our newsletter for the latest news from the region every morning."
+
+    def art(i: int, outlet: str) -> Article:
+        body = f"Story number {i} from {outlet} tells its own news in words of its own {i}."
+        return Article(f"{outlet}-{i}", f"{body}\n\n{line}", outlet=outlet, published=day(i))
+
+    with Tracker(tmp_path / "f.db", workers=0) as t:
+        t.add_many([art(i, "a.example") for i in range(1, 5)])  # furniture of a.example
+        t.flush()
+        t.add_many([art(i, "c.example") for i in range(5, 8)])  # and now of c.example
+        stale = set(t.store.stale_ids(1000))
+        # (the earliest carrier in each outlet is always looked at again; the others not)
+        assert not stale & {f"a.example-{i}" for i in range(2, 5)}
+        assert t.result("a.example-2").findings[1].verdict == "boilerplate"
