@@ -17,6 +17,8 @@ from itertools import chain
 import numpy as np
 import xxhash
 
+from dedupe.index import MAX_BANDS
+
 SCHEME = "affine32"
 _U32 = np.uint32
 _EMPTY = np.uint32(0xFFFFFFFF)
@@ -58,8 +60,8 @@ class Params:
     def __post_init__(self) -> None:
         if self.scheme != SCHEME:
             raise ValueError(f"unsupported MinHash scheme {self.scheme!r}; only {SCHEME!r}")
-        if not 1 <= self.bands <= 128:  # the LSH index keeps the band in 7 bits
-            raise ValueError(f"bands must be in 1..128, not {self.bands}")
+        if not 1 <= self.bands <= MAX_BANDS:  # the LSH index keeps the band in 7 bits
+            raise ValueError(f"bands must be in 1..{MAX_BANDS}, not {self.bands}")
         if self.bands * self.rows > self.num_perm:
             raise ValueError(
                 f"bands x rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}"

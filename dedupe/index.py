@@ -52,7 +52,6 @@ class Index(Protocol):
 _U32 = np.uint32
 _U64 = np.uint64
 _MASK = np.int64(0xFFFFFFFF)
-_KEY_BITS = np.int64((1 << 28) - 1)
 #: Bits of an in-memory entry: band, then key, then item.
 _BAND_SHIFT = np.uint64(57)
 _KEY_SHIFT = np.uint64(29)
@@ -94,7 +93,7 @@ class _Run:
 
 def stored_keys(keys: np.ndarray) -> np.ndarray:
     """Band keys (signed 64-bit) as the 28-bit values the index keeps (``uint32``)."""
-    return (np.asarray(keys, dtype=np.int64) & _KEY_BITS).astype(_U32)
+    return (np.asarray(keys, dtype=np.int64) & np.int64(_KEY_MASK)).astype(_U32)
 
 
 def _entries(band: int, keys: np.ndarray, items: np.ndarray) -> np.ndarray:
