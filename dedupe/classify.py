@@ -219,7 +219,25 @@ def classify(
         if others and not lexicon.byline(t):
             others.sort(key=lambda p: order_key(p.published, p.article))
             earlier = [p for p in others if order_key(p.published, p.article) < me]
-            if earlier:
+            # A later carrier in an outlet copies that outlet's earliest one, whatever other
+            # outlets carry and when: so its verdict never waits on theirs.
+            own = [
+                p
+                for p in ev.peers
+                if outlet is not None
+                and p.outlet == outlet
+                and order_key(p.published, p.article) < me
+            ]
+            if own:
+                src = own[0]
+                found(
+                    "reused",
+                    "same-outlet-copy",
+                    f"{'exact' if src.similarity >= 1.0 else 'near'} copy of {src.article}"
+                    f" of the same outlet, {_order_reason(src.published, published)}",
+                    [src.match()],
+                )
+            elif earlier:
                 src = earlier[0]
                 found(
                     "reused",

@@ -23,6 +23,7 @@ from dedupe.classify import Evidence, TextFacts, classify
 from dedupe.fields import normalize_url
 from dedupe.fingerprint import Params
 from dedupe.index import SqliteIndex
+from dedupe.lexicon import byline
 from dedupe.model import Article, Finding, Result, Segment
 from dedupe.provenance import (
     ArticleFacts,
@@ -496,7 +497,13 @@ class Tracker:
             members = [
                 (aid, g.index, g.start, g.end, fp)
                 for g, f, fp in zip(segs, findings, fps, strict=True)
-                if fp is not None and f.rule in ("reuse", "reuse-origin")
+                if fp is not None
+                and (
+                    f.rule in ("reuse", "reuse-origin")
+                    # an outlet's later copy of its own text that other outlets carry too
+                    # (a byline shared by two outlets is no passage)
+                    or (f.rule == "same-outlet-copy" and not byline(g.text_of(article.text)))
+                )
             ]
             if not members:
                 continue

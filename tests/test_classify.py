@@ -118,3 +118,17 @@ def test_bylines_and_short_sentences_are_never_reuse():
         "It rained. Then it stopped raining entirely.", {0: Evidence((other,), (), (), True)}
     )
     assert f[0].verdict == "kept"
+
+
+def test_a_later_carrier_in_an_outlet_copies_its_own_outlet_whatever_others_carry():
+    text = "Officials said the shelters were full for a third day in a row."
+    own = Peer("x1", "a.example", D1, 0, 10, 1.0)
+    for other in (Peer("y1", "b.example", D3, 0, 10, 1.0), Peer("y0", "b.example", D1, 0, 10, 1.0)):
+        counts = (("a.example", 2), ("b.example", 1))
+        _, f = judge(text, {0: Evidence((own, other), counts)})
+        assert (f[0].verdict, f[0].rule) == ("reused", "same-outlet-copy")
+        assert [m.article for m in f[0].matched] == ["x1"]
+        assert "copy of x1 of the same outlet" in f[0].reason
+    # the outlet's earliest carrier is judged against the other outlets
+    _, f = judge(text, {0: Evidence((Peer("y1", "b.example", D3, 0, 10, 1.0),), counts)})
+    assert (f[0].verdict, f[0].rule) == ("kept", "reuse-origin")

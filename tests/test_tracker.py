@@ -372,3 +372,57 @@ def test_a_text_already_furniture_is_not_judged_again_everywhere_for_a_new_outle
         # (the earliest carrier in each outlet is always looked at again; the others not)
         assert not stale & {f"a.example-{i}" for i in range(2, 5)}
         assert t.result("a.example-2").findings[1].verdict == "boilerplate"
+
+
+STORIES = {
+    1: "The mayor opened a new library branch in the northern district, with room for 40,000"
+    " books and a children's wing. Volunteers spent the weekend shelving donated novels.",
+    2: "A regional airline cancelled dozens of flights after a software fault grounded its"
+    " fleet for most of the afternoon. Passengers queued for hours at the service desks.",
+    3: "Farmers in the valley reported the earliest cherry harvest in two decades, blaming a"
+    " warm spring. Prices at the wholesale market fell by a third within a week.",
+}
+
+
+def test_an_outlets_later_copy_of_its_own_text_stays_a_copy_when_another_outlet_carries_it(
+    tmp_path,
+):
+    shared = (
+        "The central bank raised its main interest rate by half a point on Tuesday,"
+        " citing stubborn inflation in services."
+    )
+    own = [
+        ("x1", "x.example", 1, "Markets fell sharply after the announcement in the morning."),
+        ("x2", "x.example", 2, "Analysts had expected a smaller move from the committee."),
+        ("y1", "y.example", 3, "Officials said further increases remain possible this year."),
+    ]
+    arts = [
+        Article(
+            id=i,
+            url=f"https://{o}/{i}",
+            outlet=o,
+            published=day(d),
+            text=f"{u}\n\n{shared}\n\n{STORIES[d]}",  # otherwise x2 is a version of x1
+        )
+        for i, o, d, u in own
+    ]
+    for n, perm in enumerate(itertools.permutations(arts)):
+        with Tracker(tmp_path / f"{n}.db", workers=0) as t:
+            for a in perm:
+                t.add(a)
+        with Tracker(tmp_path / f"{n}.db", workers=0) as t:
+            got = {r.article.id: verdict_of(r, "central bank") for r in t.results()}
+            stored = dict(
+                t.store.conn.execute(
+                    "SELECT article, verdict || '/' || rule FROM segments WHERE idx = 1"
+                )
+            )
+            (chain,) = t.provenance().chains
+            roles = {c.article: c.role for c in chain.articles}
+        assert got == {
+            "x1": ("kept", "reuse-origin"),
+            "x2": ("reused", "same-outlet-copy"),  # not a second "earliest carrier"
+            "y1": ("reused", "reuse"),
+        }
+        assert stored == {k: "/".join(v) for k, v in got.items()}
+        assert roles == {"x1": "origin", "x2": "same-outlet", "y1": "copy"}
