@@ -62,7 +62,7 @@ MAX_BANDS = 128
 MAX_ITEM = (1 << 29) - 1
 #: Entries per block of a large array's fence (its last entry of every block): a search for
 #: a few queries reads the fence, small enough to stay in the CPU cache, then one block per
-#: query, instead of probing the whole array at random (each probe a cache miss).
+#: query, instead of probing the whole array at random (each probe a cache miss). A power of 2.
 _BLOCK = 128
 #: The fence is used when the array holds this many entries per query or more.
 _FEW = 256
@@ -130,9 +130,15 @@ def _lower_bound(entries: np.ndarray, fence: np.ndarray | None, q: np.ndarray) -
     out = np.empty(len(q), dtype=np.intp)
     inner = np.flatnonzero(blk < nfull)
     if inner.size:
-        b = blk[inner]
-        rows = entries[: nfull * _BLOCK].reshape(nfull, _BLOCK)[b]
-        out[inner] = b * _BLOCK + np.count_nonzero(rows < q[inner, None], axis=1)
+        # A binary search inside each query's block, all queries a step at a time: the
+        # block's last entry is not below the query, so the answer is within it.
+        lo = blk[inner] * _BLOCK
+        qq = q[inner]
+        step = _BLOCK // 2
+        while step:
+            lo += step * (entries[lo + (step - 1)] < qq)
+            step //= 2
+        out[inner] = lo
     tail = np.flatnonzero(blk >= nfull)  # past the last full block
     if tail.size:
         out[tail] = nfull * _BLOCK + np.searchsorted(entries[nfull * _BLOCK :], q[tail], "left")

@@ -95,6 +95,36 @@ def test_the_migration_indexes_articles_stored_before_it(tmp_path: Path) -> None
     assert rows(path, "SELECT COUNT(*) FROM boilerplate_by_outlet") == [(1,)]
 
 
+def test_a_store_from_before_batch_indexing_loses_its_insert_trigger_not_its_index(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    with Tracker(path, workers=0) as t:
+        t.add_many(corpus()[:2])
+    with sqlite3.connect(path) as conn:  # as sqlite-utils' enable_fts left it
+        conn.execute(
+            "CREATE TRIGGER IF NOT EXISTS articles_ai AFTER INSERT ON articles BEGIN INSERT INTO"
+            " articles_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text); END"
+        )
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm011_fts_by_batch'")
+    conn.close()
+    with Tracker(path, workers=0) as t:
+        t.add_many(corpus()[2:])
+        t.add({"id": "d1", "url": "https://d.example/1", "text": "Shelters reopened today."})
+    triggers = rows(path, "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+    assert triggers == [("articles_ad",), ("articles_au",)]
+    # every article once: a row indexed twice would be found twice
+    found = rows(
+        path,
+        "SELECT a.id FROM articles a JOIN articles_fts f ON f.rowid = a.rowid"
+        " WHERE articles_fts MATCH 'shelters OR budget' ORDER BY a.id",
+    )
+    assert found == [("a1",), ("b1",), ("c1",), ("d1",)]
+    assert rows(path, "SELECT COUNT(*) FROM articles_fts") == rows(
+        path, "SELECT COUNT(*) FROM articles"
+    )
+
+
 def test_foreign_keys_link_segments_fingerprints_and_articles(db: Path) -> None:
     with sqlite3.connect(db) as conn:
         fks = {

@@ -4,7 +4,10 @@ import sqlite3
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from dedupe import index as index_mod
 from dedupe.index import MAX_BANDS, MAX_ITEM, SqliteIndex, sorted_unique
 from dedupe.store import Store
 
@@ -120,3 +123,24 @@ def test_item_ids_and_bands_out_of_range_are_refused(tmp_path):
 def test_sorted_unique_is_numpy_unique(values):
     a = np.array(values, dtype=np.int64)
     assert sorted_unique(a).tolist() == np.unique(a).tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 300), min_size=1, max_size=900),
+    st.lists(st.integers(0, 320), min_size=1, max_size=40),
+    st.sampled_from([2, 8, 128]),
+)
+def test_a_search_through_the_fence_finds_what_searchsorted_finds(values, queries, block):
+    entries = np.sort(np.array(values, dtype=np.uint64))
+    q = np.sort(np.array(queries, dtype=np.uint64))
+    fence = np.ascontiguousarray(entries[block - 1 :: block])  # what _fence keeps
+    if not len(fence):
+        return
+    saved = index_mod._BLOCK, index_mod._FEW
+    index_mod._BLOCK, index_mod._FEW = block, 0  # every search goes through the fence
+    try:
+        got = index_mod._lower_bound(entries, fence, q)
+    finally:
+        index_mod._BLOCK, index_mod._FEW = saved
+    assert got.tolist() == np.searchsorted(entries, q, "left").tolist()
