@@ -796,10 +796,21 @@ def ingest(
     return out, len(arts), len(known)
 
 
-def start_text_work(t: Tracker, ids: Sequence[str]) -> TextJob | None:
-    """Hand the text work of stored articles to the workers when there are enough of them
-    (their text and segments never change, so it may be done ahead of the judging)."""
-    return _start_text_work(t, load_docs(t, ids))
+@dataclass
+class Ahead:
+    """Stored articles loaded, and their text work started, before they are judged."""
+
+    docs: list[Doc]
+    job: TextJob | None
+    version: int  # other connections' commits when loaded (``PRAGMA data_version``)
+
+
+def start_text_work(t: Tracker, ids: Sequence[str]) -> Ahead:
+    """Load stored articles and hand their text work to the workers when there are enough of
+    them (their text and segments never change, so it may be done ahead of the judging)."""
+    version = t.store.change_marker()[0]  # before the reading: a commit after it shows
+    docs = load_docs(t, ids)
+    return Ahead(docs, _start_text_work(t, docs), version)
 
 
 def _start_text_work(t: Tracker, docs: Sequence[Doc]) -> TextJob | None:
@@ -811,13 +822,16 @@ def _start_text_work(t: Tracker, docs: Sequence[Doc]) -> TextJob | None:
     return None
 
 
-def rejudge(t: Tracker, ids: Sequence[str], ahead: TextJob | None = None) -> int:
+def rejudge(t: Tracker, ids: Sequence[str], ahead: Ahead | None = None) -> int:
     """Judge stored articles again and rewrite the stored verdicts that changed (inside the
-    caller's transaction); ``ahead``: their text work, started by :func:`start_text_work`.
+    caller's transaction); ``ahead``: the same articles as :func:`start_text_work` left them.
     Returns the segments rewritten."""
     clock = Clock(t.timings)
-    docs = load_docs(t, ids)
-    job = ahead or _start_text_work(t, docs)
+    if ahead is not None and ahead.version == t.store.change_marker()[0]:
+        docs = ahead.docs  # nobody else committed since: the stored verdicts read are current
+    else:
+        docs = load_docs(t, ids)
+    job = ahead.job if ahead is not None else _start_text_work(t, docs)
     # The workers' share; the rest is cached or done here while judging.
     work = job.result() if job is not None else {}
     for d in docs:

@@ -284,3 +284,31 @@ def test_rephrased_examines_a_bounded_number_of_earlier_segments():
 def test_default_workers_leave_a_core_to_the_judging_process(monkeypatch, cores, workers):
     monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda pid: set(range(cores)))
     assert pipeline.default_workers() == workers
+
+
+def test_articles_loaded_ahead_are_read_again_after_another_writers_commit(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "s.db"
+    with Tracker(db, workers=0) as t:
+        t.add_many(corpus())
+    with Tracker(db, workers=0) as t:
+        ids = ["a1", "b1"]
+        want = t.store.conn.execute(
+            "SELECT article, idx, verdict, rule FROM segments WHERE article IN ('a1', 'b1')"
+            " ORDER BY article, idx"
+        ).fetchall()
+        for other_commits in (False, True):
+            ahead = pipeline.start_text_work(t, ids)
+            if other_commits:  # a verdict written meanwhile by another connection
+                with sqlite3.connect(db) as other:
+                    other.execute("UPDATE segments SET rule = 'other' WHERE article = 'a1'")
+                other.close()
+            with t.store.transaction():
+                rewritten = pipeline.rejudge(t, ids, ahead)
+            assert rewritten == (len([w for w in want if w[0] == "a1"]) if other_commits else 0)
+            got = t.store.conn.execute(
+                "SELECT article, idx, verdict, rule FROM segments WHERE article IN ('a1', 'b1')"
+                " ORDER BY article, idx"
+            ).fetchall()
+            assert got == want
