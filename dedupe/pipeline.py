@@ -492,13 +492,14 @@ def load_docs(t: Tracker, ids: Sequence[str]) -> list[Doc]:
 
 
 def evidence_many(
-    t: Tracker, docs: Sequence[Doc]
+    t: Tracker, docs: Sequence[Doc], linked: dict[int, list[tuple[int, float]]] | None = None
 ) -> tuple[list[list[Evidence]], dict[int, dict[int, float]]]:
     """The evidence of many articles, read with a few statements for all of them; also the
-    near groups of their fingerprints."""
+    near groups of their fingerprints. ``linked``: the near copies of every fingerprint of the
+    articles, if they were read already."""
     store = t.store
     present = sorted({fp for d in docs for fp in d.fps if fp is not None})
-    group = groups_of(present, store.neighbors_many(present))
+    group = groups_of(present, store.neighbors_many(present) if linked is None else linked)
     rows = store.carriers_many({x for g in group.values() for x in g})
     # The text work of stored articles: from the cache, else done again (the rephrased-repeat
     # test needs the words of each segment).
@@ -523,11 +524,17 @@ def evidence_many(
     return out, group
 
 
-def judge(t: Tracker, docs: Sequence[Doc], memory: dict[str, Doc] | None = None) -> list[Judged]:
+def judge(
+    t: Tracker,
+    docs: Sequence[Doc],
+    memory: dict[str, Doc] | None = None,
+    linked: dict[int, list[tuple[int, float]]] | None = None,
+) -> list[Judged]:
     """Verdicts of many articles against the store as it is now. ``memory``: articles of the
-    batch being ingested whose segments are not stored yet (matches may point into them)."""
+    batch being ingested whose segments are not stored yet (matches may point into them);
+    ``linked``: as :func:`evidence_many` takes it."""
     clock = Clock(t.timings)
-    evs, group = evidence_many(t, docs)
+    evs, group = evidence_many(t, docs, linked)
     clock.lap("evidence")
     out: list[Judged] = []
     sorted_groups = _SortedGroups(group)
@@ -730,7 +737,7 @@ def ingest(
 
     clock.lap("match")
     # Carrier counts; the stored articles whose verdicts may change.
-    affected = _count_carriers(t, arts, fps_of, edges)
+    affected, linked = _count_carriers(t, arts, fps_of, edges)
     affected -= {a.id for a in arts}
 
     # Judge the new articles (from memory); the affected stored ones are noted as stale and
@@ -750,7 +757,7 @@ def ingest(
     ]
     memory = {d.article.id: d for d in docs}
     clock.lap("carriers")
-    judged = judge(t, docs, memory)
+    judged = judge(t, docs, memory, linked)
     clock.last = time.thread_time()
     seg_rows: list[tuple[Any, ...]] = []
     jmemo: dict[Any, str] = {}
@@ -917,11 +924,11 @@ def _count_carriers(
     arts: Sequence[Article],
     fps_of: Sequence[Sequence[int | None]],
     edges: Sequence[tuple[int, int, float]],
-) -> set[str]:
+) -> tuple[set[str], dict[int, list[tuple[int, float]]]]:
     """Count the new articles on their fingerprints (per outlet: how many, and the earliest);
-    return the stored articles whose verdicts may have changed: a text crossing the
-    boilerplate count in an outlet, an earliest carrier replaced, the earliest carriers of
-    every text the batch touched."""
+    return the stored articles whose verdicts may have changed (a text or its near group
+    crossing the boilerplate count, an earliest carrier replaced, the earliest carriers of
+    every text the batch touched), and the near copies of the batch's texts."""
     store = t.store
     k = t.params.min_outlet_articles
     # (fingerprint, outlet key) -> [articles of the batch, earliest key, its article, the
@@ -999,6 +1006,12 @@ def _count_carriers(
         for fp, rows in existing.items()
         if any(okey.startswith("=") and n >= k for okey, n, *_ in rows)
     }
+    # A text with near copies is judged on the counts of its group (itself and its near
+    # copies): the group may reach the count although none of its texts does.
+    linked = store.neighbors_many(batch_fps | {x for a, b, _ in edges for x in (a, b)})
+    if linked:
+        tipped -= set(linked)
+        tipped |= _groups_tipped(store, linked, edges, existing, agg, k)
     if tipped:
         affected.update(store.articles_carrying(tipped))
     # The earliest carrier in each outlet may stop being the origin, or become one.
@@ -1010,4 +1023,53 @@ def _count_carriers(
         else:
             firsts = [first for _o, _n, first, _k in rows_extra.get(fp, ())]
         affected.update(firsts[:MAX_REJUDGE_OUTLETS])
-    return affected
+    return affected, linked
+
+
+def _groups_tipped(
+    store: Any,
+    linked: dict[int, list[tuple[int, float]]],
+    edges: Sequence[tuple[int, int, float]],
+    existing: dict[int, list[tuple[str, int, str, str, list[str] | None]]],
+    agg: dict[tuple[int, str], list[Any]],
+    k: int,
+) -> set[int]:
+    """The texts whose near group first reaches ``k`` carriers in one outlet with this batch:
+    the batch's texts that have near copies (``linked``: their near copies, this batch's
+    ``edges`` included) and those copies. ``existing``: carrier rows before the batch."""
+    new_edges = {(a, b) for a, b, _ in edges} | {(b, a) for a, b, _ in edges}
+    texts = set(linked) | {o for near in linked.values() for o, _ in near}
+    near_of = dict(linked)
+    rest = texts - set(near_of)
+    if rest:
+        near_of.update(store.neighbors_many(rest))
+    members = texts | {o for x in texts for o, _ in near_of.get(x, ())}
+    before: dict[int, dict[str, int]] = {
+        fp: {okey: n for okey, n, *_ in rows} for fp, rows in existing.items()
+    }
+    added: dict[int, dict[str, int]] = {}
+    for (fp, okey), (cnt, *_rest) in agg.items():
+        added.setdefault(fp, {})[okey] = cnt
+        before.setdefault(fp, {})  # a text new with this batch (its rows are written now)
+    unread = members - set(before)
+    if unread:
+        for fp, rows in store.carriers_many(unread).items():
+            before[fp] = {okey: n for okey, n, *_ in rows}
+
+    def furniture(group: Iterable[int], batch: bool) -> bool:
+        counts: dict[str, int] = {}
+        for m in group:
+            for okey, n in before.get(m, {}).items():
+                counts[okey] = counts.get(okey, 0) + n
+            if batch:
+                for okey, n in added.get(m, {}).items():
+                    counts[okey] = counts.get(okey, 0) + n
+        return any(n >= k for okey, n in counts.items() if okey.startswith("="))
+
+    out: set[int] = set()
+    for x in sorted(texts):
+        near = [o for o, _ in near_of.get(x, ())]
+        old = [x, *(o for o in near if (x, o) not in new_edges)]
+        if furniture([x, *near], True) and not furniture(old, False):
+            out.add(x)
+    return out

@@ -426,3 +426,36 @@ def test_an_outlets_later_copy_of_its_own_text_stays_a_copy_when_another_outlet_
         }
         assert stored == {k: "/".join(v) for k, v in got.items()}
         assert roles == {"x1": "origin", "x2": "same-outlet", "y1": "copy"}
+
+
+def test_a_near_group_reaching_the_boilerplate_count_notes_every_carrier_stale(tmp_path):
+    """Two articles carry a line, a third a near copy of it: together they reach the count of
+    three, so the line is furniture in all three, although no single text of it is."""
+    line = (
+        "The city council will meet again on Thursday evening to discuss the proposed"
+        " transit budget for {} year."
+    )
+    lines = [line.format("next"), line.format("next"), line.format("the coming")]
+    arts = [
+        Article(
+            id=f"x{i}",
+            url=f"https://o.example/{i}",
+            outlet="o.example",
+            published=day(i),
+            text=f"{STORIES[i + 1]}\n\n{lines[i]}",
+        )
+        for i in range(3)
+    ]
+    for n, perm in enumerate(itertools.permutations(arts)):
+        with Tracker(tmp_path / f"{n}.db", workers=0) as t:
+            for a in perm:
+                t.add(a)
+        with Tracker(tmp_path / f"{n}.db", workers=0) as t:
+            assert t.store.conn.execute("SELECT COUNT(*) FROM near").fetchone()[0] == 1
+            for r in t.results():
+                assert verdict_of(r, "city council") == ("boilerplate", "recurrence")
+                stored = t.store.conn.execute(
+                    "SELECT verdict, rule FROM segments WHERE article = ? ORDER BY idx",
+                    (r.article.id,),
+                ).fetchall()
+                assert stored == [(f.verdict, f.rule) for f in r.findings], (perm, r.article.id)
