@@ -1011,7 +1011,7 @@ def _count_carriers(
     linked = store.neighbors_many(batch_fps | {x for a, b, _ in edges for x in (a, b)})
     if linked:
         tipped -= set(linked)
-        tipped |= _groups_tipped(store, linked, edges, existing, agg, k)
+        tipped |= _groups_tipped(store, linked, edges, existing, merged, k)
     if tipped:
         affected.update(store.articles_carrying(tipped))
     # The earliest carrier in each outlet may stop being the origin, or become one.
@@ -1031,12 +1031,13 @@ def _groups_tipped(
     linked: dict[int, list[tuple[int, float]]],
     edges: Sequence[tuple[int, int, float]],
     existing: dict[int, list[tuple[str, int, str, str, list[str] | None]]],
-    agg: dict[tuple[int, str], list[Any]],
+    merged: dict[int, dict[str, tuple[int, str, str]]],
     k: int,
 ) -> set[int]:
     """The texts whose near group first reaches ``k`` carriers in one outlet with this batch:
     the batch's texts that have near copies (``linked``: their near copies, this batch's
-    ``edges`` included) and those copies. ``existing``: carrier rows before the batch."""
+    ``edges`` included) and those copies. Carrier counts per outlet: ``existing`` before the
+    batch, ``merged`` after it, for the batch's texts; the others' are read."""
     new_edges = {(a, b) for a, b, _ in edges} | {(b, a) for a, b, _ in edges}
     texts = set(linked) | {o for near in linked.values() for o, _ in near}
     near_of = dict(linked)
@@ -1044,32 +1045,27 @@ def _groups_tipped(
     if rest:
         near_of.update(store.neighbors_many(rest))
     members = texts | {o for x in texts for o, _ in near_of.get(x, ())}
-    before: dict[int, dict[str, int]] = {
-        fp: {okey: n for okey, n, *_ in rows} for fp, rows in existing.items()
-    }
-    added: dict[int, dict[str, int]] = {}
-    for (fp, okey), (cnt, *_rest) in agg.items():
-        added.setdefault(fp, {})[okey] = cnt
-        before.setdefault(fp, {})  # a text new with this batch (its rows are written now)
+    before: dict[int, dict[str, int]] = {}
+    after: dict[int, dict[str, int]] = {}
+    for fp in members & set(merged):
+        before[fp] = {o: n for o, n, *_ in existing.get(fp, ())}  # none: new with the batch
+        after[fp] = {o: row[0] for o, row in merged[fp].items()}
     unread = members - set(before)
     if unread:
         for fp, rows in store.carriers_many(unread).items():
-            before[fp] = {okey: n for okey, n, *_ in rows}
+            before[fp] = after[fp] = {o: n for o, n, *_ in rows}
 
-    def furniture(group: Iterable[int], batch: bool) -> bool:
+    def furniture(group: Iterable[int], counts_of: dict[int, dict[str, int]]) -> bool:
         counts: dict[str, int] = {}
         for m in group:
-            for okey, n in before.get(m, {}).items():
+            for okey, n in counts_of.get(m, {}).items():
                 counts[okey] = counts.get(okey, 0) + n
-            if batch:
-                for okey, n in added.get(m, {}).items():
-                    counts[okey] = counts.get(okey, 0) + n
         return any(n >= k for okey, n in counts.items() if okey.startswith("="))
 
     out: set[int] = set()
     for x in sorted(texts):
         near = [o for o, _ in near_of.get(x, ())]
         old = [x, *(o for o in near if (x, o) not in new_edges)]
-        if furniture([x, *near], True) and not furniture(old, False):
+        if furniture([x, *near], after) and not furniture(old, before):
             out.add(x)
     return out
