@@ -34,7 +34,7 @@ from dedupe.fields import normalize_url
 from dedupe.fingerprint import Params
 from dedupe.model import Article, Finding, Match, Result, Segment, order_key, outlet_key
 from dedupe.segment import normalize, segment
-from dedupe.store import iso
+from dedupe.store import Store, iso
 
 if TYPE_CHECKING:
     from dedupe.tracker import Tracker
@@ -1027,7 +1027,7 @@ def _count_carriers(
 
 
 def _groups_tipped(
-    store: Any,
+    store: Store,
     linked: dict[int, list[tuple[int, float]]],
     edges: Sequence[tuple[int, int, float]],
     existing: dict[int, list[tuple[str, int, str, str, list[str] | None]]],

@@ -25,7 +25,6 @@ from sqlite_utils import Migrations
 
 from dedupe.model import Article, StoreError, order_key, outlet_key  # noqa: F401
 
-SCHEMA_VERSION = 1
 MIGRATIONS = Migrations("dedupe")
 BUSY_TIMEOUT_S = 60.0
 #: Characters of a rejected record kept in the ``rejected`` table.
@@ -298,6 +297,13 @@ def m011_fts_by_batch(db: sqlite_utils.Database) -> None:
     db.execute("DROP TRIGGER IF EXISTS articles_ai")
 
 
+@MIGRATIONS()
+def m012_no_schema_version(db: sqlite_utils.Database) -> None:
+    """The schema's version is the list of migrations applied (``_sqlite_migrations``): the
+    ``schema_version`` setting, never raised past 1, is dropped."""
+    db.execute("DELETE FROM settings WHERE key = 'schema_version'")
+
+
 def utcnow() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -525,10 +531,6 @@ class Store:
             row = self.conn.execute("SELECT value FROM settings WHERE key = 'params'").fetchone()
             if row is None:
                 self.conn.execute("INSERT INTO settings VALUES ('params', ?)", (wanted,))
-                self.conn.execute(
-                    "INSERT OR REPLACE INTO settings VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
                 return params
         stored = json.loads(row[0])
         if stored != params:

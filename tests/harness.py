@@ -47,7 +47,7 @@ def snapshot(db: Path, *, other_tables: bool = True) -> dict[str, list[Any]]:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         out: dict[str, list[Any]] = {}
         out["settings"] = sorted(
-            conn.execute("SELECT key, value FROM settings WHERE key != 'schema_version'")
+            conn.execute("SELECT key, value FROM settings")
         )
         out["articles"] = sorted(
             conn.execute(

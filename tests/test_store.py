@@ -39,6 +39,18 @@ def test_new_store_has_schema_wal_and_migrations(tmp_path):
         )
 
 
+def test_the_schema_version_is_the_migrations_not_a_setting(tmp_path):
+    path = tmp_path / "s.db"
+    with Tracker(path, workers=0):
+        pass
+    with sqlite3.connect(path) as conn:  # as older stores hold it
+        conn.execute("INSERT INTO settings VALUES ('schema_version', '1')")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm012_no_schema_version'")
+    conn.close()
+    with Tracker(path, workers=0) as t:
+        assert set(t.store.settings()) == {"params"}
+
+
 def test_runs_record_parameters_and_versions(tmp_path):
     path = tmp_path / "r.db"
     with Tracker(path) as t:
