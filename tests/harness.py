@@ -46,9 +46,7 @@ def snapshot(db: Path, *, other_tables: bool = True) -> dict[str, list[Any]]:
         key = dict(conn.execute("SELECT id, key FROM fingerprints"))
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         out: dict[str, list[Any]] = {}
-        out["settings"] = sorted(
-            conn.execute("SELECT key, value FROM settings")
-        )
+        out["settings"] = sorted(conn.execute("SELECT key, value FROM settings"))
         out["articles"] = sorted(
             conn.execute(
                 "SELECT id, title, url, url_normalized, outlet, published, source, text, extra,"
