@@ -1014,15 +1014,20 @@ def _count_carriers(
         tipped |= _groups_tipped(store, linked, edges, existing, merged, k)
     if tipped:
         affected.update(store.articles_carrying(tipped))
-    # The earliest carrier in each outlet may stop being the origin, or become one.
-    extra = {x for a, b, _ in edges for x in (a, b)} - batch_fps
+    # The earliest carrier in each outlet may stop being the origin, or become one (or a
+    # copy of its own outlet's earlier text): of the batch's texts and of their near copies,
+    # whose groups hold the batch's texts. The earliest ones first: the origin among them.
+    extra = {x for a, b, _ in edges for x in (a, b)} | {
+        o for near in linked.values() for o, _ in near
+    }
+    extra -= batch_fps
     rows_extra = store.carriers_many(extra) if extra else {}
     for fp in sorted(batch_fps | extra):
         if fp in merged:
-            firsts = [merged[fp][o][1] for o in sorted(merged[fp])]
+            firsts = sorted((fkey, first) for _n, first, fkey in merged[fp].values())
         else:
-            firsts = [first for _o, _n, first, _k in rows_extra.get(fp, ())]
-        affected.update(firsts[:MAX_REJUDGE_OUTLETS])
+            firsts = sorted((fkey, first) for _o, _n, first, fkey in rows_extra.get(fp, ()))
+        affected.update(first for _key, first in firsts[:MAX_REJUDGE_OUTLETS])
     return affected, linked
 
 

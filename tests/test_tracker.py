@@ -459,3 +459,87 @@ def test_a_near_group_reaching_the_boilerplate_count_notes_every_carrier_stale(t
                     (r.article.id,),
                 ).fetchall()
                 assert stored == [(f.verdict, f.rule) for f in r.findings], (perm, r.article.id)
+
+
+SHARED = [
+    "The city council will meet again on Thursday evening to discuss the transit budget.",
+    "The city council will meet again on Thursday night to discuss the transit budget.",
+    "Officials said the shelters were full for a third day in a row on the border.",
+    "Officials said the shelters had been full for a third day in a row on the border.",
+    "Subscribe to our newsletter for the latest local news delivered every morning.",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sets(st.integers(0, len(SHARED) - 1), max_size=3),  # the shared lines it carries
+            st.sampled_from(["o1.example", "o2.example", "o3.example", None]),
+            st.integers(0, 4),  # its day
+        ),
+        min_size=2,
+        max_size=9,
+    ),
+    st.lists(st.integers(1, 4), min_size=1, max_size=9),  # batch sizes, cycled
+)
+def test_stored_verdicts_equal_a_fresh_judgment_whatever_the_order_and_batches(arts, sizes):
+    """Exact and near copies of a few lines across outlets and days: after a writer closes,
+    every stored verdict and rule is what a fresh judgment says."""
+    import tempfile
+    from pathlib import Path
+
+    articles = [
+        Article(
+            id=f"x{i}",
+            outlet=outlet,
+            published=day(d),
+            text="\n\n".join(
+                [STORIES[1 + i % 3].split(". ")[0] + f" Item {i}."]
+                + [SHARED[j] for j in sorted(lines)]
+            ),
+        )
+        for i, (lines, outlet, d) in enumerate(arts)
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "s.db"
+        with Tracker(db, workers=0) as t:
+            k = 0
+            for n in itertools.cycle(sizes):
+                if k >= len(articles):
+                    break
+                t.add_many(articles[k : k + n])
+                k += n
+        with Tracker(db, workers=0) as t:
+            for r in t.results():
+                stored = t.store.conn.execute(
+                    "SELECT verdict, rule FROM segments WHERE article = ? ORDER BY idx",
+                    (r.article.id,),
+                ).fetchall()
+                assert stored == [(f.verdict, f.rule) for f in r.findings], r.article.id
+
+
+def test_the_origin_of_a_text_in_many_outlets_is_judged_again_when_an_earlier_one_comes(
+    tmp_path,
+):
+    """Of a text's carriers, the earliest ones are noted stale (at most
+    ``MAX_REJUDGE_OUTLETS``), not those of the outlets that sort first by name."""
+    from dedupe.pipeline import MAX_REJUDGE_OUTLETS
+
+    wire = SHARED[2]
+    outlets = [f"a{i:02}.example" for i in range(MAX_REJUDGE_OUTLETS + 5)]
+
+    def art(aid: str, outlet: str, d: int) -> Article:
+        return Article(id=aid, outlet=outlet, published=day(d), text=f"{aid} story.\n\n{wire}")
+
+    db = tmp_path / "s.db"
+    with Tracker(db, workers=0) as t:
+        t.add_many([art("origin", "z.example", 1)] + [art(o, o, 2) for o in outlets])
+    with Tracker(db, workers=0) as t:
+        t.add(art("earlier", "b.example", 0))
+    with Tracker(db, workers=0) as t:
+        assert verdict_of(t.result("origin"), "shelters") == ("reused", "reuse")
+        stored = t.store.conn.execute(
+            "SELECT verdict, rule FROM segments WHERE article = 'origin' AND idx = 1"
+        ).fetchone()
+        assert stored == ("reused", "reuse")
