@@ -39,7 +39,8 @@ from dedupe.store import Store, iso
 if TYPE_CHECKING:
     from dedupe.tracker import Tracker
 
-#: Outlets whose earliest carrier of a changed text is re-judged at most.
+#: Outlets whose earliest carrier of a changed text is re-judged at most: the earliest ones
+#: (the origin always among them).
 MAX_REJUDGE_OUTLETS = 20
 #: Earlier segments of the same article named as evidence of a repeat at most (the earliest).
 MAX_INTERNAL = 5
