@@ -1018,10 +1018,8 @@ def _count_carriers(
     # The earliest carrier in each outlet may stop being the origin, or become one (or a
     # copy of its own outlet's earlier text): of the batch's texts and of their near copies,
     # whose groups hold the batch's texts. The earliest ones first: the origin among them.
-    extra = {x for a, b, _ in edges for x in (a, b)} | {
-        o for near in linked.values() for o, _ in near
-    }
-    extra -= batch_fps
+    # (every new edge has an end among the batch's texts: its other end is a near copy)
+    extra = {o for near in linked.values() for o, _ in near} - batch_fps
     rows_extra = store.carriers_many(extra) if extra else {}
     for fp in sorted(batch_fps | extra):
         if fp in merged:

@@ -19,6 +19,14 @@ def verdict_of(result, needle):
     raise AssertionError(f"{needle!r} not found")
 
 
+def stored_is_fresh(t, r, label) -> None:
+    """The verdict and rule stored for each segment of result ``r`` are those just judged."""
+    stored = t.store.conn.execute(
+        "SELECT verdict, rule FROM segments WHERE article = ? ORDER BY idx", (r.article.id,)
+    ).fetchall()
+    assert stored == [(f.verdict, f.rule) for f in r.findings], label
+
+
 def test_boilerplate_recurring_in_an_outlet_is_stripped_from_every_article(articles):
     with Tracker(":memory:") as t:
         first = t.add(articles[0])
@@ -350,11 +358,7 @@ def test_stored_verdicts_are_fresh_however_often_stale_ones_are_judged_again(tmp
     for db in (plain, path):
         with Tracker(db, workers=0) as t:
             for r in t.results():
-                stored = t.store.conn.execute(
-                    "SELECT verdict, rule FROM segments WHERE article = ? ORDER BY idx",
-                    (r.article.id,),
-                ).fetchall()
-                assert stored == [(f.verdict, f.rule) for f in r.findings], (db, r.article.id)
+                stored_is_fresh(t, r, (db, r.article.id))
 
 
 def test_a_text_already_furniture_is_not_judged_again_everywhere_for_a_new_outlet(tmp_path):
@@ -454,11 +458,7 @@ def test_a_near_group_reaching_the_boilerplate_count_notes_every_carrier_stale(t
             assert t.store.conn.execute("SELECT COUNT(*) FROM near").fetchone()[0] == 1
             for r in t.results():
                 assert verdict_of(r, "city council") == ("boilerplate", "recurrence")
-                stored = t.store.conn.execute(
-                    "SELECT verdict, rule FROM segments WHERE article = ? ORDER BY idx",
-                    (r.article.id,),
-                ).fetchall()
-                assert stored == [(f.verdict, f.rule) for f in r.findings], (perm, r.article.id)
+                stored_is_fresh(t, r, (perm, r.article.id))
 
 
 SHARED = [
@@ -512,11 +512,7 @@ def test_stored_verdicts_equal_a_fresh_judgment_whatever_the_order_and_batches(a
                 k += n
         with Tracker(db, workers=0) as t:
             for r in t.results():
-                stored = t.store.conn.execute(
-                    "SELECT verdict, rule FROM segments WHERE article = ? ORDER BY idx",
-                    (r.article.id,),
-                ).fetchall()
-                assert stored == [(f.verdict, f.rule) for f in r.findings], r.article.id
+                stored_is_fresh(t, r, r.article.id)
 
 
 def test_the_origin_of_a_text_in_many_outlets_is_judged_again_when_an_earlier_one_comes(
