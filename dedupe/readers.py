@@ -17,6 +17,7 @@ import gzip
 import io
 import json
 import os
+import re
 import stat
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -57,6 +58,10 @@ _KINDS = {
 _LINE_ENDINGS = b"\r\n"
 #: Characters of a bad record kept in :attr:`BadRecord.raw`.
 MAX_RAW_CHARS = 10_000
+#: Nesting a JSON record may have. Deeper ones are refused before parsing, so the answer
+#: never depends on how deep the caller's own stack is (Python's recursion limit would).
+MAX_JSON_DEPTH = 512
+_JSON_NESTING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 
 
 def _raw(value: Any) -> str | None:
@@ -691,8 +696,26 @@ def _load_sidecar(path: str, max_bytes: int) -> Metadata | BadRecord:
         return BadRecord(path, None, f"cannot read: {e.strerror or e}")
 
 
+def _too_deep(text: str) -> bool:
+    """Does ``text`` open more than MAX_JSON_DEPTH arrays or objects at once (brackets inside
+    strings aside)? Counting the brackets settles almost every text without a scan."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return False
+    depth = 0
+    for m in _JSON_NESTING.finditer(text):
+        c = text[m.start()]
+        if c == '"':
+            continue
+        depth += 1 if c in "[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            return True
+    return False
+
+
 def _loads(text: str) -> Any:
     """json.loads, with its failures as _Problem messages (line numbers from the decoder)."""
+    if _too_deep(text):
+        raise _Problem(f"JSON nested too deeply (over {MAX_JSON_DEPTH} levels)")
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:

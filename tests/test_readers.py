@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dedupe.model import Article
-from dedupe.readers import STDIN_SOURCE, BadRecord, read_inputs
+from dedupe.readers import MAX_JSON_DEPTH, STDIN_SOURCE, BadRecord, read_inputs
 
 UTC = dt.timezone.utc
 BODY = "The city council approved the new budget on Tuesday after a long debate."
@@ -266,10 +266,27 @@ def test_jsonl_records_and_errors_with_line_numbers(tmp_path: Path) -> None:
         f"{p}, line 7: unparseable date 'xyz' in field 'published'",
         f"{p}, line 8: field 'text' must be a string, got number",
         f"{p}, line 9: not a date: nan in field 'date'",
-        f"{p}, line 10: JSON nested too deeply",
+        f"{p}, line 10: JSON nested too deeply (over {MAX_JSON_DEPTH} levels)",
         f"{p}, line 11: field 'text' is not valid Unicode (lone surrogate at offset 0)",
         f"{p}, line 13: not valid UTF-8 at byte {offset}",
     ]
+
+
+def test_json_nesting_has_a_fixed_limit(tmp_path: Path) -> None:
+    def nested(depth: int) -> str:
+        inner = "[" * (depth - 1) + "]" * (depth - 1)  # the record itself is one level
+        return '{"id": "%s", "text": "t", "x": %s, "s": "[[[[{{{{"}' % (depth, inner)
+
+    p = tmp_path / "x.jsonl"
+    p.write_text("\n".join(nested(d) for d in (MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1)) + "\n")
+    out = read(p)
+    # json.loads alone would read both: the limit is ours, and the same at any stack depth
+    assert [a.id for a in out if isinstance(a, Article)] == [str(MAX_JSON_DEPTH)]
+    assert bad(out) == [f"{p}, line 2: JSON nested too deeply (over {MAX_JSON_DEPTH} levels)"]
+    # brackets inside strings are text, not nesting
+    many = "[" * (MAX_JSON_DEPTH + 1)
+    p.write_text(json.dumps({"id": "s", "text": many, "x": [[many]]}) + "\n")
+    assert [a.text for a in read(p) if isinstance(a, Article)] == [many]
 
 
 def test_jsonl_record_over_the_size_limit(tmp_path: Path) -> None:
