@@ -733,7 +733,7 @@ def ingest(
     ]
     edges: list[tuple[int, int, float]] = []
     if fresh:
-        edges = _match(t, fresh, band_rows, band_mat, sketch_mat)
+        edges = _match(t, fresh, band_rows, band_mat, sketch_mat, clock)
         store.insert_near(edges)
 
     clock.lap("match")
@@ -868,8 +868,10 @@ def _match(
     band_rows: dict[str, int],
     band_mat: np.ndarray,
     sketch_mat: np.ndarray,
+    clock: Clock,
 ) -> list[tuple[int, int, float]]:
-    """Index the new fingerprints and return the verified near-duplicate edges they make."""
+    """Index the new fingerprints and return the verified near-duplicate edges they make
+    (CPU laps: ``index`` to add them, ``query`` for candidates, ``verify`` on the words)."""
     p = t.params
     norm_of = dict(fresh)
     rows = [band_rows.get(norm, -1) for _, norm in fresh]
@@ -885,13 +887,16 @@ def _match(
         todo = [k for k, r in enumerate(rows) if r < 0]
         keys[todo], sketches[todo] = fingerprint.lsh_of([fresh[k][1].split(" ") for k in todo], p)
     items = np.array([i for i, _ in fresh], dtype=np.int64)
+    clock.lap("match")
     t.index.add(items.tolist(), keys, sketches)
+    clock.lap("index")
     threshold = p.threshold
 
     def keep(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return fingerprint.may_be_near(a, b, threshold)
 
     rows, cands = t.index.candidate_pairs(keys, p.max_candidates, sketches, keep)
+    clock.lap("query")
     mine = items[rows]
     other = cands != mine
     lo = np.minimum(mine[other], cands[other])
@@ -917,6 +922,7 @@ def _match(
             sim = verifier.near(a, b)
             if sim is not None:
                 edges.append((a, b, round(sim, 6)))
+    clock.lap("verify")
     return edges
 
 
