@@ -275,7 +275,7 @@ def test_jsonl_records_and_errors_with_line_numbers(tmp_path: Path) -> None:
 def test_json_nesting_has_a_fixed_limit(tmp_path: Path) -> None:
     def nested(depth: int) -> str:
         inner = "[" * (depth - 1) + "]" * (depth - 1)  # the record itself is one level
-        return '{"id": "%s", "text": "t", "x": %s, "s": "[[[[{{{{"}' % (depth, inner)
+        return f'{{"id": "{depth}", "text": "t", "x": {inner}, "s": "[[[[{{{{"}}'
 
     p = tmp_path / "x.jsonl"
     p.write_text("\n".join(nested(d) for d in (MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1)) + "\n")
