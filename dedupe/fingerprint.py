@@ -181,14 +181,17 @@ def band_keys_of(word_lists: Sequence[Sequence[str]], params: Params) -> np.ndar
 
 #: Bits of a shingle sketch (see :func:`lsh_of`), in 32-bit words, then the set size.
 SKETCH_WORDS = 4
+_LOW16 = 0xFFFF
 
 
 def lsh_of(word_lists: Sequence[Sequence[str]], params: Params) -> tuple[np.ndarray, np.ndarray]:
     """Band keys (see :func:`band_keys_of`) and shingle sketches of many segments.
 
     A sketch (``SKETCH_WORDS + 1`` uint32 per segment) is a 128-bit map of the segment's
-    shingle hashes and the number of distinct shingles; :func:`may_be_near` bounds the
-    Jaccard similarity of two segments from their sketches, never below the true value."""
+    shingle hashes, then one word holding the number of distinct shingles (low 16 bits) and
+    the bits set in the map (high 16 bits, counted once here rather than per candidate pair);
+    :func:`may_be_near` bounds the Jaccard similarity of two segments from their sketches,
+    never below the true value."""
     cache = _SHINGLE_CACHE
     if len(cache) > _SHINGLE_CACHE_MAX:
         cache.clear()
@@ -225,7 +228,10 @@ def lsh_of(word_lists: Sequence[Sequence[str]], params: Params) -> tuple[np.ndar
             (rows, (bit >> np.uint32(5)).astype(np.intp)),
             np.uint32(1) << (bit & np.uint32(31)),
         )
-    sketch[:, SKETCH_WORDS] = sizes
+    # A segment is at most MAX_SEGMENT_CHARS long, so far fewer than 2**16 shingles.
+    sketch[:, SKETCH_WORDS] = np.minimum(sizes, _LOW16) | (
+        _popcount(sketch[:, :SKETCH_WORDS]).astype(np.uint32) << np.uint32(16)
+    )
     return band_keys(sigs, params.bands, params.rows), sketch
 
 
@@ -242,10 +248,11 @@ def may_be_near(a: np.ndarray, b: np.ndarray, threshold: float) -> np.ndarray:
     ``threshold``? Exact in one direction: ``False`` only when it cannot (the bound counts
     every hash collision inside a set as a possible shared shingle)."""
     w = SKETCH_WORDS
-    na = a[:, w].astype(np.int64)
-    nb = b[:, w].astype(np.int64)
+    ca = a[:, w].astype(np.int64)
+    cb = b[:, w].astype(np.int64)
+    na, nb = ca & _LOW16, cb & _LOW16
     both = _popcount(a[:, :w] & b[:, :w])
-    slack = np.minimum(na - _popcount(a[:, :w]), nb - _popcount(b[:, :w]))
+    slack = np.minimum(na - (ca >> 16), nb - (cb >> 16))
     inter = np.minimum(both + slack, np.minimum(na, nb))
     union = na + nb - inter
     ok = union > 0

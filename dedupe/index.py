@@ -86,9 +86,34 @@ class _Run:
     sketch_items: np.ndarray | None = None
     sketches: np.ndarray | None = None
     fence: np.ndarray | None = field(init=False)
+    slot: np.ndarray | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.fence = _fence(self.entries)
+        self.slot = _slots(self.sketch_items)
+
+    def sketch_rows(self, items: np.ndarray) -> np.ndarray:
+        """The rows of ``sketches`` holding these items (all in the run)."""
+        if self.slot is not None:
+            return self.slot[items - self.sketch_items[0]]  # type: ignore[index]
+        return np.searchsorted(self.sketch_items, items)  # type: ignore[arg-type]
+
+    def drop_sketches(self) -> None:
+        self.sketch_items = self.sketches = self.slot = None
+
+
+def _slots(items: np.ndarray | None) -> np.ndarray | None:
+    """Each item's row, indexed by ``item - items[0]``: one load instead of a binary search
+    per candidate. Only when the ids are dense (a run holds batches of consecutive new ids,
+    so they nearly always are); ``None`` otherwise."""
+    if items is None or not len(items):
+        return None
+    span = int(items[-1]) - int(items[0]) + 1
+    if span > 2 * len(items) + 4096:
+        return None
+    slot = np.zeros(span, dtype=np.int32)
+    slot[items.astype(np.int64) - int(items[0])] = np.arange(len(items), dtype=np.int32)
+    return slot
 
 
 def stored_keys(keys: np.ndarray) -> np.ndarray:
@@ -150,8 +175,6 @@ class SqliteIndex:
 
     #: Runs of one size class merged into one when there are this many.
     FANOUT = 4
-    #: With a ``keep`` test, items read per hot bucket, as a multiple of the cap.
-    SCAN = 10
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -309,7 +332,7 @@ class SqliteIndex:
             sk_items = its[order]
             sk = np.concatenate([r.sketches for r in group])[order]  # type: ignore[misc]
             for r in group:
-                r.sketch_items = r.sketches = None
+                r.drop_sketches()
             self._insert([self._sketch_row(run, token, sk_items, sk)])
         self._delete(group)
         self._runs[run] = _Run(run, token, n, nb, entries, sk_items, sk)
@@ -360,8 +383,10 @@ class SqliteIndex:
         """:meth:`candidates` as two arrays, query row and item, sorted by row then item.
 
         With ``sketches`` (one row per query) and ``keep``, candidates whose stored sketch
-        fails ``keep(query_sketches, candidate_sketches)`` are dropped before the cap, and a
-        hot bucket is read up to ``SCAN`` times ``cap`` items instead of ``cap``."""
+        fails ``keep(query_sketches, candidate_sketches)`` are dropped before the cap. Each
+        bucket of each run is read up to ``cap`` items, smallest ids first: a hot bucket (a
+        line every article shares, or the first words of a template) grows with the corpus,
+        and reading more of it found no more near copies."""
         if not self._loaded:
             self.refresh()
         keys = np.asarray(keys)
@@ -369,7 +394,6 @@ class SqliteIndex:
         if keys.shape[0] == 0 or cap <= 0:
             return empty, empty
         filtering = sketches is not None and keep is not None
-        scan = cap * self.SCAN if filtering else cap
         nb = min(keys.shape[1], MAX_BANDS)
         low = stored_keys(keys[:, :nb])
         # Every (query, band) as one entry prefix, sorted: sorted queries walk each sorted
@@ -402,14 +426,13 @@ class SqliteIndex:
                 continue
             lo = lo[hit]
             hi = np.searchsorted(entries, sorted_hi[qs + hit], "right")
-            c = np.minimum(hi - lo, scan)
+            c = np.minimum(hi - lo, cap)
             starts = np.repeat(lo - np.cumsum(c) + c, c)
             rows_ = np.repeat(order[qs + hit] // nb, c).astype(np.int64)
             items_ = (entries[starts + np.arange(int(c.sum()))] & _ITEM_MASK).astype(np.int64)
             pairs = sorted_unique((rows_ << 32) | items_)
             if filtering and run.sketches is not None:
-                its = (pairs & _MASK).astype(_U32)
-                at = np.searchsorted(run.sketch_items, its)  # type: ignore[arg-type]
+                at = run.sketch_rows(pairs & _MASK)
                 mask = keep(sketches[pairs >> 32], run.sketches[at])  # type: ignore[index,misc]
                 pairs = pairs[mask]
             pair_parts.append(pairs)

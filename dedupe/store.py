@@ -304,6 +304,26 @@ def m012_no_schema_version(db: sqlite_utils.Database) -> None:
     db.execute("DELETE FROM settings WHERE key = 'schema_version'")
 
 
+@MIGRATIONS()
+def m013_sketch_popcounts(db: sqlite_utils.Database) -> None:
+    """A sketch's last word keeps, above the shingle count (low 16 bits), the number of bits
+    set in its map (high 16 bits), so the near test counts them once. Older sketches had
+    zero there (a looser bound, never a lost pair) and get it now."""
+    import numpy as np
+
+    ids = [r[0] for r in db.execute("SELECT id FROM lsh_runs WHERE band < 0 ORDER BY id")]
+    for rid in ids:
+        # a sketch row keeps the item ids in ``keys`` and the sketches in ``items``
+        ids_, blob = db.execute("SELECT keys, items FROM lsh_runs WHERE id = ?", [rid]).fetchone()
+        n = len(ids_) // 4
+        if not n:
+            continue
+        rows = np.frombuffer(blob, dtype="<u4").reshape(n, -1).copy()
+        bits = np.unpackbits(rows[:, :-1].astype("<u4").view(np.uint8), axis=1).sum(axis=1)
+        rows[:, -1] = (rows[:, -1] & np.uint32(0xFFFF)) | (bits.astype(np.uint32) << 16)
+        db.execute("UPDATE lsh_runs SET items = ? WHERE id = ?", [rows.tobytes(), rid])
+
+
 def utcnow() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 

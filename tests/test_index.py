@@ -109,6 +109,29 @@ def test_runs_of_older_stores_keep_28_bits_of_each_key(tmp_path):
     store.close()
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.sets(st.integers(0, 20_000), min_size=1, max_size=300), st.randoms())
+def test_a_run_finds_each_item_s_sketch_row_dense_ids_or_not(ids, rnd):
+    items = np.array(sorted(ids), dtype=np.uint32)
+    run = index_mod._Run(1, 1, 0, 0, np.zeros(0, dtype=np.uint64), items, items[:, None])
+    assert (run.slot is not None) == (int(items[-1]) - int(items[0]) < 2 * len(items) + 4096)
+    ask = np.array(rnd.choices(sorted(ids), k=50), dtype=np.int64)
+    assert run.sketch_rows(ask).tolist() == np.searchsorted(items, ask).tolist()
+
+
+def test_sketches_of_older_stores_get_the_count_of_their_map_bits(tmp_path):
+    store, idx = index(tmp_path)
+    sk = np.array([[0b1011, 0, 0, 1 << 31, 7], [0, 0, 0, 0, 2]], dtype=np.uint32)
+    with store.transaction():
+        idx.add([4, 5], np.zeros((2, 2), dtype=np.int64), sk)
+        store.conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm013_sketch_popcounts'")
+    store.close()
+    store = Store(tmp_path / "i.db")
+    blob = store.conn.execute("SELECT items FROM lsh_runs WHERE band < 0").fetchone()[0]
+    assert np.frombuffer(blob, dtype="<u4").reshape(2, 5)[:, 4].tolist() == [7 | 4 << 16, 2]
+    store.close()
+
+
 def test_item_ids_and_bands_out_of_range_are_refused(tmp_path):
     store, idx = index(tmp_path)
     with pytest.raises(ValueError, match="item ids"):

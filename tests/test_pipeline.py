@@ -22,6 +22,7 @@ from dedupe.fingerprint import (
     may_be_near,
     near,
     shingle_hashes,
+    shingles,
     signatures,
     similarity,
 )
@@ -49,8 +50,21 @@ def test_lsh_of_equals_signatures_then_bands(lists):
 def test_sketch_bound_never_rejects_a_pair_that_reaches_the_threshold(a, b, threshold):
     p = Params()
     _, sk = lsh_of([a, b], p)
+    old = sk.copy()
+    old[:, -1] &= 0xFFFF  # as older stores kept them: no count of the map's bits
     if similarity(a, b, p.ngram) >= threshold:
         assert may_be_near(sk[:1], sk[1:], threshold)[0]
+        assert may_be_near(old[:1], old[1:], threshold)[0]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(word_lists, min_size=1, max_size=6))
+def test_a_sketch_ends_with_its_shingle_count_and_the_bits_its_map_sets(lists):
+    p = Params()
+    _, sk = lsh_of(lists, p)
+    for words, row in zip(lists, sk):
+        assert int(row[-1]) & 0xFFFF == len(set(shingles(words, p.ngram)))
+        assert int(row[-1]) >> 16 == sum(bin(int(x)).count("1") for x in row[:-1])
 
 
 @settings(max_examples=200, deadline=None)
@@ -128,9 +142,10 @@ def test_sketch_filter_drops_only_what_fails_the_test(tmp_path):
     def keep(q: np.ndarray, c: np.ndarray) -> np.ndarray:
         return c[:, 0] % 10 == 0  # items 1, 3, 5
 
-    rows, items = idx.candidate_pairs(keys[:1], cap=2, sketches=sketches[:1], keep=keep)
+    # a bucket is read up to the cap (1, 2, 3, 4), smallest ids first; the test drops 2 and 4
+    rows, items = idx.candidate_pairs(keys[:1], cap=4, sketches=sketches[:1], keep=keep)
     assert rows.tolist() == [0, 0] and items.tolist() == [1, 3]
-    assert idx.candidates(keys[:1], 2) == [[1, 2]]
+    assert idx.candidates(keys[:1], 4) == [[1, 2, 3, 4]]
     store.close()
 
 
