@@ -319,8 +319,10 @@ def m013_sketch_popcounts(db: sqlite_utils.Database) -> None:
         if not n:
             continue
         rows = np.frombuffer(blob, dtype="<u4").reshape(n, -1).copy()
-        bits = np.unpackbits(rows[:, :-1].astype("<u4").view(np.uint8), axis=1).sum(axis=1)
-        rows[:, -1] = (rows[:, -1] & np.uint32(0xFFFF)) | (bits.astype(np.uint32) << 16)
+        for i in range(0, n, 1 << 20):  # unpacked bits take 32 bytes a word: a chunk at a time
+            part = rows[i : i + (1 << 20)]
+            bits = np.unpackbits(part[:, :-1].astype("<u4").view(np.uint8), axis=1).sum(axis=1)
+            part[:, -1] = (part[:, -1] & np.uint32(0xFFFF)) | (bits.astype(np.uint32) << 16)
         db.execute("UPDATE lsh_runs SET items = ? WHERE id = ?", [rows.tobytes(), rid])
 
 
