@@ -68,6 +68,8 @@ _BLOCK = 128
 _FEW = 256
 #: The ``band`` of the row holding a run's sketches.
 SKETCH_BAND = -1
+#: Runs of at least this many items keep a key map (see :func:`_key_map`).
+_MAP_MIN = 1 << 14
 #: ``keep(query_sketches, candidate_sketches) -> bool mask`` of :meth:`SqliteIndex.candidate_pairs`.
 Keep = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -87,10 +89,24 @@ class _Run:
     sketches: np.ndarray | None = None
     fence: np.ndarray | None = field(init=False)
     slot: np.ndarray | None = field(init=False)
+    keymap: tuple[np.ndarray, int] | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.fence = _fence(self.entries)
         self.slot = _slots(self.sketch_items)
+        self.keymap = _key_map(self.entries, self.n, self.nbands)
+
+    def may_hold(self, q: np.ndarray) -> np.ndarray:
+        """For entry prefixes (band and key): ``False`` where the run surely holds none
+        (``keymap`` must be set)."""
+        bits, t = self.keymap  # type: ignore[misc]
+        # band << t | the key's top t bits: the entry's top bits, as the band sits on the key
+        at = (q >> (_KEY_SHIFT + _U64(28 - t))).astype(np.intp)
+        return (bits[at >> 3] & (np.uint8(1) << (at & 7).astype(np.uint8))) != 0
+
+    def let_go(self) -> None:
+        """Drop the in-memory entries (a merge reads them again from the table)."""
+        self.entries = self.fence = self.keymap = None  # type: ignore[assignment]
 
     def sketch_rows(self, items: np.ndarray) -> np.ndarray:
         """The rows of ``sketches`` holding these items (all in the run)."""
@@ -114,6 +130,23 @@ def _slots(items: np.ndarray | None) -> np.ndarray | None:
     slot = np.zeros(span, dtype=np.int32)
     slot[items.astype(np.int64) - int(items[0])] = np.arange(len(items), dtype=np.int32)
     return slot
+
+
+def _key_map(entries: np.ndarray, n: int, nbands: int) -> tuple[np.ndarray, int] | None:
+    """One bit per band and value of the top ``t`` key bits, set where the run holds an entry;
+    ``2**t`` is 2 to 4 times the run's items. Most queries a large run does not hold (over
+    nine in ten in a batch) then cost one load, not a binary search: a band key is a hash,
+    so its top bits spread evenly. ``None`` for a small run."""
+    if n < _MAP_MIN or len(entries) != n * nbands:
+        return None
+    t = min(28, (n - 1).bit_length() + 1)
+    width = (1 << t) // 8
+    bits = np.empty(nbands * width, dtype=np.uint8)
+    for b in range(nbands):
+        seen = np.zeros(1 << t, dtype=bool)
+        seen[((entries[b * n : (b + 1) * n] >> _KEY_SHIFT) & _KEY_MASK) >> _U64(28 - t)] = True
+        bits[b * width : (b + 1) * width] = np.packbits(seen, bitorder="little")
+    return bits, t
 
 
 def stored_keys(keys: np.ndarray) -> np.ndarray:
@@ -314,7 +347,7 @@ class SqliteIndex:
         again from the table a band at a time (the runs are there until dropped)."""
         n = sum(r.n for r in group)
         for r in group:
-            r.entries = r.fence = None  # type: ignore[assignment]
+            r.let_go()
         run, token = self._new_run()
         entries = np.empty(nb * n, dtype=_U64)
         for b in range(nb):
@@ -418,17 +451,22 @@ class SqliteIndex:
             qs, qe = int(band_at[first]), int(band_at[last])
             if qs >= qe:
                 continue
-            lo = _lower_bound(entries, run.fence, sorted_q[qs:qe])
+            q, q_hi, sel = sorted_q[qs:qe], sorted_hi[qs:qe], None
+            if run.keymap is not None:  # only the queries the run may hold
+                sel = np.flatnonzero(run.may_hold(q))
+                q, q_hi = q[sel], q_hi[sel]
+            lo = _lower_bound(entries, run.fence, q)
             # a query hits when the entry at its lower bound has its band and key
             at = np.minimum(lo, n - 1)
-            hit = np.flatnonzero((lo < n) & (entries[at] <= sorted_hi[qs:qe]))
+            hit = np.flatnonzero((lo < n) & (entries[at] <= q_hi))
             if hit.size == 0:
                 continue
             lo = lo[hit]
-            hi = np.searchsorted(entries, sorted_hi[qs + hit], "right")
+            pos = qs + (hit if sel is None else sel[hit])  # positions in sorted_q
+            hi = np.searchsorted(entries, sorted_hi[pos], "right")
             c = np.minimum(hi - lo, cap)
             starts = np.repeat(lo - np.cumsum(c) + c, c)
-            rows_ = np.repeat(order[qs + hit] // nb, c).astype(np.int64)
+            rows_ = np.repeat(order[pos] // nb, c).astype(np.int64)
             items_ = (entries[starts + np.arange(int(c.sum()))] & _ITEM_MASK).astype(np.int64)
             pairs = sorted_unique((rows_ << 32) | items_)
             if filtering and run.sketches is not None:

@@ -167,3 +167,37 @@ def test_a_search_through_the_fence_finds_what_searchsorted_finds(values, querie
     finally:
         index_mod._BLOCK, index_mod._FEW = saved
     assert got.tolist() == np.searchsorted(entries, q, "left").tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(1, 3), min_size=1, max_size=4),
+    st.integers(0, 2**31),
+    st.sampled_from([4, 1 << 10, 1 << 20]),
+)
+def test_key_maps_change_no_answer(sizes, seed, key_range):
+    rng = np.random.default_rng(seed)
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE lsh_runs (id INTEGER PRIMARY KEY, run, band, token, n, keys, items)")
+    saved = index_mod._MAP_MIN
+    index_mod._MAP_MIN = 1  # every run keeps a key map
+    try:
+        idx = SqliteIndex(conn)
+        idx.FANOUT = 1000  # no merges: several runs
+        first = 1
+        for size in sizes:
+            n = size * 50
+            keys = rng.integers(0, key_range, size=(n, 3), dtype=np.int64)
+            idx.add(list(range(first, first + n)), keys)
+            first += n
+        assert all(r.keymap is not None for r in idx._runs.values())
+        for r in idx._runs.values():  # never "surely not" for a prefix the run holds
+            assert r.may_hold(r.entries & ~index_mod._ITEM_MASK).all()
+        query = rng.integers(0, key_range, size=(200, 3), dtype=np.int64)
+        with_maps = idx.candidate_pairs(query, cap=7)
+        for r in idx._runs.values():
+            r.keymap = None
+        without = idx.candidate_pairs(query, cap=7)
+    finally:
+        index_mod._MAP_MIN = saved
+    assert [a.tolist() for a in with_maps] == [a.tolist() for a in without]
