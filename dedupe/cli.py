@@ -23,7 +23,7 @@ import click
 from dedupe import __version__
 from dedupe.model import Article, DedupeError, Result
 from dedupe.readers import BadRecord, Skipped, read_inputs
-from dedupe.tracker import MAX_ARTICLE_CHARS, Summary, Tracker
+from dedupe.tracker import INDEX_MEMORY_MB, MAX_ARTICLE_CHARS, Summary, Tracker
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 FIELD_CONCEPTS = ("id", "url", "outlet", "published", "title", "text")
@@ -89,6 +89,18 @@ def input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         type=click.IntRange(1),
         help="Articles per transaction.",
+    )(fn)
+    fn = click.option(
+        "--index-memory",
+        "index_memory",
+        default=INDEX_MEMORY_MB,
+        show_default=True,
+        envvar="DEDUPE_INDEX_MEMORY",
+        show_envvar=True,
+        type=click.IntRange(0),
+        metavar="MB",
+        help="LSH index held in memory; the largest parts past it are read from temporary"
+        " files beside the store (the results are the same).",
     )(fn)
     fn = click.option("--silent", is_flag=True, help="No progress bar.")(fn)
     return fn
@@ -307,7 +319,8 @@ def clean(
         dedupe clean --db :memory: --format text articles.jsonl
     """
     fields = _fields(kw)
-    with _open(db_path, strip_reused=strip_reused) as tracker:
+    index_memory = kw.pop("index_memory")
+    with _open(db_path, strip_reused=strip_reused, index_memory=index_memory) as tracker:
         summary = _ingest(tracker, inputs, fields=fields, command="clean", **kw)
         if inputs:
             click.echo(summary.line(), err=True)
@@ -419,7 +432,7 @@ def ingest(db_path: str, inputs: tuple[str, ...], **kw: Any) -> None:
     if not inputs:
         raise click.UsageError("give at least one input (file, folder or -)")
     fields = _fields(kw)
-    with _open(db_path) as tracker:
+    with _open(db_path, index_memory=kw.pop("index_memory")) as tracker:
         summary = _ingest(tracker, inputs, fields=fields, command="ingest", **kw)
     click.echo(summary.line(), err=True)
 
@@ -820,7 +833,7 @@ def report(db_path: str, inputs: tuple[str, ...], output: str, **kw: Any) -> Non
     if not inputs:
         _require_store(db_path)
     fields = _fields(kw)
-    with _open(db_path) as tracker:
+    with _open(db_path, index_memory=kw.pop("index_memory")) as tracker:
         summary = _ingest(tracker, inputs, fields=fields, command="report", **kw)
         if inputs:
             click.echo(summary.line(), err=True)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -78,23 +79,48 @@ Keep = Callable[[np.ndarray, np.ndarray], np.ndarray]
 class _Run:
     """One immutable run of ``n`` items in ``nbands`` bands: its sorted entries (``n`` per
     band, band after band) and their fence; and, when the caller gave them, each item's
-    sketch (``sketch_items`` sorted, rows aligned)."""
+    sketch (``sketch_items`` sorted, rows aligned).
+
+    A run *on disk* keeps its entries in a spill file, read a block at a time (see
+    :meth:`SqliteIndex._disk_pairs`); in memory it keeps their fence and its key map."""
 
     run: int
     token: int
     n: int
     nbands: int
-    entries: np.ndarray
+    entries: np.ndarray | None
     sketch_items: np.ndarray | None = None
     sketches: np.ndarray | None = None
+    keymap: tuple[np.ndarray, int] | None = None
     fence: np.ndarray | None = field(init=False)
     slot: np.ndarray | None = field(init=False)
-    keymap: tuple[np.ndarray, int] | None = field(init=False)
+    spill: _Spill | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.fence = _fence(self.entries)
         self.slot = _slots(self.sketch_items)
-        self.keymap = _key_map(self.entries, self.n, self.nbands)
+        self.fence = None
+        if self.entries is not None:
+            self.fence = _fence(self.entries)
+            self.keymap = _key_map(self.entries, self.n, self.nbands)
+
+    @property
+    def size(self) -> int:
+        """Bytes its entries take in memory."""
+        return self.n * self.nbands * 8
+
+    def to_disk(self, directory: str | None) -> None:
+        """Write the entries to a spill file and keep only what a search on disk needs (the
+        key map stays)."""
+        assert self.entries is not None
+        n = self.n
+        spill = _Spill(n * self.nbands, directory)
+        try:
+            for b in range(self.nbands):
+                spill.put(b * n, self.entries[b * n : (b + 1) * n])
+        except BaseException:
+            spill.close()
+            raise
+        self.spill, self.fence, self.entries = spill, spill.fence, None
 
     def may_hold(self, q: np.ndarray) -> np.ndarray:
         """For entry prefixes (band and key): ``False`` where the run surely holds none
@@ -105,8 +131,11 @@ class _Run:
         return (bits[at >> 3] & (np.uint8(1) << (at & 7).astype(np.uint8))) != 0
 
     def let_go(self) -> None:
-        """Drop the in-memory entries (a merge reads them again from the table)."""
-        self.entries = self.fence = self.keymap = None  # type: ignore[assignment]
+        """Drop the entries, in memory or spilled (a merge reads them again from the table)."""
+        self.entries = self.fence = self.keymap = None
+        if self.spill is not None:
+            self.spill.close()
+            self.spill = None
 
     def sketch_rows(self, items: np.ndarray) -> np.ndarray:
         """The rows of ``sketches`` holding these items (all in the run)."""
@@ -139,14 +168,25 @@ def _key_map(entries: np.ndarray, n: int, nbands: int) -> tuple[np.ndarray, int]
     so its top bits spread evenly. ``None`` for a small run."""
     if n < _MAP_MIN or len(entries) != n * nbands:
         return None
-    t = min(28, (n - 1).bit_length() + 1)
+    t = _map_bits(n)
     width = (1 << t) // 8
     bits = np.empty(nbands * width, dtype=np.uint8)
     for b in range(nbands):
-        seen = np.zeros(1 << t, dtype=bool)
-        seen[((entries[b * n : (b + 1) * n] >> _KEY_SHIFT) & _KEY_MASK) >> _U64(28 - t)] = True
-        bits[b * width : (b + 1) * width] = np.packbits(seen, bitorder="little")
+        keys = (entries[b * n : (b + 1) * n] >> _KEY_SHIFT) & _KEY_MASK
+        bits[b * width : (b + 1) * width] = _map_band(keys, t)
     return bits, t
+
+
+def _map_bits(n: int) -> int:
+    """The key bits a run of ``n`` items maps (``2**t`` is 2 to 4 times ``n``)."""
+    return min(28, (n - 1).bit_length() + 1)
+
+
+def _map_band(keys: np.ndarray, t: int) -> np.ndarray:
+    """One band's part of a key map: a bit per value of the top ``t`` bits of its keys."""
+    seen = np.zeros(1 << t, dtype=bool)
+    seen[keys.astype(_U32) >> _U32(28 - t)] = True
+    return np.packbits(seen, bitorder="little")
 
 
 def stored_keys(keys: np.ndarray) -> np.ndarray:
@@ -203,37 +243,141 @@ def _lower_bound(entries: np.ndarray, fence: np.ndarray | None, q: np.ndarray) -
     return out
 
 
+#: A block of entries above any other, ending a spill file.
+_PAD = b"\xff" * (8 * _BLOCK)
+
+
+class _Spill:
+    """A run's sorted entries (``<u8``) in an unnamed temporary file, gone when closed or when
+    the process ends, followed by ``_BLOCK`` entries above any other, so that reading a block
+    never comes back short. A copy of what the store holds, private to this process. It
+    collects the fence of the entries as they are written."""
+
+    def __init__(self, total: int, directory: str | None) -> None:
+        self.total = total
+        try:
+            self.file = tempfile.TemporaryFile(dir=directory)
+        except OSError:  # a folder we may not write to: the system's temporary folder
+            self.file = tempfile.TemporaryFile()
+        self.fd = self.file.fileno()
+        self.fence = np.empty(total // _BLOCK, dtype=_U64)
+        self._write(_PAD, 8 * total)
+
+    def _write(self, data: bytes, at: int) -> None:
+        view = memoryview(data)
+        while view:
+            done = os.pwrite(self.fd, view, at)
+            view, at = view[done:], at + done
+
+    def put(self, at: int, entries: np.ndarray) -> None:
+        """Write sorted entries from position ``at`` on (a band at a time, in any order)."""
+        self._write(entries.astype("<u8").tobytes(), 8 * at)
+        # fence entry k is the entry at k * _BLOCK + _BLOCK - 1
+        k0, k1 = at // _BLOCK, (at + len(entries)) // _BLOCK
+        self.fence[k0:k1] = entries[k0 * _BLOCK + _BLOCK - 1 - at :: _BLOCK][: k1 - k0]
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _read_blocks(fd: int, firsts: list[int], lengths: list[int], nblocks: int) -> np.ndarray:
+    """Stretches of ``lengths[i]`` blocks from block ``firsts[i]`` of a spill file, one after
+    the other; read straight into the array where the system can (``os.preadv``)."""
+    width = 8 * _BLOCK
+    if not hasattr(os, "preadv"):
+        raw = b"".join([os.pread(fd, width * m, width * k) for k, m in zip(firsts, lengths)])
+        return np.frombuffer(raw, dtype="<u8")
+    out = np.empty(nblocks * _BLOCK, dtype="<u8")
+    view, at, preadv = memoryview(out).cast("B"), 0, os.preadv
+    for k, m in zip(firsts, lengths):
+        preadv(fd, [view[at : at + width * m]], width * k)
+        at += width * m
+    return out
+
+
 class SqliteIndex:
-    """Band-key runs in the store's ``lsh_runs`` table, held in memory once read."""
+    """Band-key runs in the store's ``lsh_runs`` table, held in memory once read; past the
+    memory budget, the largest runs stay on disk and are searched a window at a time."""
 
     #: Runs of one size class merged into one when there are this many.
     FANOUT = 4
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, memory: int | None = None, spill_dir: str | None = None
+    ) -> None:
+        """``memory``: bytes of entries to hold in memory (8 per item and band), the
+        smallest runs first; the others are copied to unnamed temporary files in
+        ``spill_dir`` (``None``: the system's temporary folder) and read a block at a time
+        as a search needs them. ``None``: no limit. Either way the answers are the same."""
+        if memory is not None and memory < 0:
+            raise ValueError(f"LSH index: the memory budget must be 0 or more, not {memory}")
         self.conn = conn
+        # a run on disk is read with os.pread (not on Windows)
+        self.memory = memory if hasattr(os, "pread") else None
+        self.spill_dir = spill_dir
         self._runs: dict[int, _Run] = {}
         self._loaded = False
 
     # -- persistence ---------------------------------------------------------------------
 
+    def _in_memory(self, sizes: dict[int, int]) -> set[int]:
+        """The runs (id: bytes) to hold in memory: the smallest first, while they fit."""
+        if self.memory is None:
+            return set(sizes)
+        used, out = 0, set()
+        for size, r in sorted((size, r) for r, size in sizes.items()):
+            if used + size > self.memory:
+                break
+            used += size
+            out.add(r)
+        return out
+
+    def _settle(self) -> None:
+        """Move runs between memory and disk as the budget says (after the runs changed)."""
+        keep = self._in_memory({r: run.size for r, run in self._runs.items()})
+        for r, run in sorted(self._runs.items()):
+            if r not in keep and run.entries is not None:
+                run.to_disk(self.spill_dir)
+        for r, run in sorted(self._runs.items()):
+            if r in keep and run.entries is None:
+                run.let_go()
+                self._runs[r] = self._read(r, run.token, True)
+
+    def close(self) -> None:
+        """Let every run go (the spill files are deleted)."""
+        for run in self._runs.values():
+            run.let_go()
+        self._runs.clear()
+        self._loaded = False
+
     def refresh(self) -> None:
         """Read the runs other connections (or a rolled-back transaction) changed; call it at
         the start of every write transaction."""
         self._loaded = True
-        rows = self.conn.execute("SELECT DISTINCT run, token FROM lsh_runs").fetchall()
-        want = {int(r): int(t) for r, t in rows}
+        rows = self.conn.execute(
+            "SELECT run, token, COALESCE(MAX(CASE WHEN band >= 0 THEN n END), 0),"
+            " SUM(band >= 0) FROM lsh_runs GROUP BY run, token"
+        ).fetchall()
+        want = {int(r): int(t) for r, t, _, _ in rows}
         for r in [r for r, run in self._runs.items() if want.get(r) != run.token]:
-            del self._runs[r]
+            self._runs.pop(r).let_go()
+        keep = self._in_memory({int(r): int(n) * int(nb) * 8 for r, _, n, nb in rows})
         for r, token in sorted(want.items()):
             if r not in self._runs:
-                self._runs[r] = self._read(r, token)
+                self._runs[r] = self._read(r, token, r in keep)
+        self._settle()
 
-    def _read(self, run: int, token: int) -> _Run:
+    def _read(self, run: int, token: int, in_memory: bool = True) -> _Run:
+        """A run from the table: its entries, or (on disk) its key fence and key map, built
+        a band at a time."""
         nb, n = self.conn.execute(
             "SELECT COUNT(*), COALESCE(MAX(n), 0) FROM lsh_runs WHERE run = ? AND band >= 0",
             (run,),
         ).fetchone()
-        entries = np.empty(nb * n, dtype=_U64)
+        entries = np.empty(nb * n, dtype=_U64) if in_memory else None
+        t = _map_bits(n) if n >= _MAP_MIN and not in_memory else 0
+        bits = np.empty(nb * ((1 << t) // 8), dtype=np.uint8) if t else None
+        spill = None if in_memory else _Spill(n * nb, self.spill_dir)
         sketch_items = sketches = None
         for band, k, i in self.conn.execute(
             "SELECT band, keys, items FROM lsh_runs WHERE run = ? ORDER BY band", (run,)
@@ -242,8 +386,17 @@ class SqliteIndex:
                 sketch_items = np.frombuffer(k, dtype="<u4")
                 sketches = np.frombuffer(i, dtype="<u4").reshape(len(sketch_items), -1)
                 continue
-            entries[band * n : (band + 1) * n] = self._band(band, k, i)
-        return _Run(run, token, n, nb, entries, sketch_items, sketches)
+            if entries is not None:
+                entries[band * n : (band + 1) * n] = self._band(band, k, i)
+                continue
+            spill.put(band * n, self._band(band, k, i))  # type: ignore[union-attr]
+            if bits is not None:
+                width = (1 << t) // 8
+                bits[band * width : (band + 1) * width] = _map_band(np.frombuffer(k, "<u4"), t)
+        out = _Run(run, token, n, nb, entries, sketch_items, sketches, (bits, t) if t else None)
+        if entries is None:
+            out.spill, out.fence = spill, spill.fence  # type: ignore[union-attr]
+        return out
 
     @staticmethod
     def _band(band: int, keys: bytes, items: bytes) -> np.ndarray:
@@ -310,6 +463,7 @@ class SqliteIndex:
     def _delete(self, runs: Sequence[_Run]) -> None:
         self.conn.executemany("DELETE FROM lsh_runs WHERE run = ?", [(r.run,) for r in runs])
         for r in runs:
+            r.let_go()
             self._runs.pop(r.run, None)
 
     @staticmethod
@@ -349,15 +503,35 @@ class SqliteIndex:
         for r in group:
             r.let_go()
         run, token = self._new_run()
-        entries = np.empty(nb * n, dtype=_U64)
-        for b in range(nb):
-            # Each run is sorted: the stable sort (a merge sort) mostly merges them.
-            band = np.sort(
-                np.concatenate([self._read_band(r.run, b) for r in group]), kind="stable"
-            )
-            entries[b * n : (b + 1) * n] = band
-            self._insert([self._band_row(run, b, token, band)])
-            del band
+        merged = {r.run for r in group}
+        sizes = {r.run: r.size for r in self._runs.values() if r.run not in merged}
+        sizes[run] = n * nb * 8
+        in_memory = run in self._in_memory(sizes)
+        entries = np.empty(nb * n, dtype=_U64) if in_memory else None
+        t = _map_bits(n) if n >= _MAP_MIN and not in_memory else 0
+        bits = np.empty(nb * ((1 << t) // 8), dtype=np.uint8) if t else None
+        spill = None if in_memory else _Spill(n * nb, self.spill_dir)
+        try:
+            for b in range(nb):
+                # Each run is sorted: the stable sort (a merge sort) mostly merges them.
+                band = np.sort(
+                    np.concatenate([self._read_band(r.run, b) for r in group]), kind="stable"
+                )
+                row = self._band_row(run, b, token, band)
+                self._insert([row])
+                if entries is not None:
+                    entries[b * n : (b + 1) * n] = band
+                if spill is not None:
+                    spill.put(b * n, band)
+                    if bits is not None:
+                        width = (1 << t) // 8
+                        keys = np.frombuffer(row[4], dtype="<u4")
+                        bits[b * width : (b + 1) * width] = _map_band(keys, t)
+                del band, row
+        except BaseException:
+            if spill is not None:
+                spill.close()
+            raise
         sk_items = sk = None
         if all(r.sketches is not None for r in group):
             its = np.concatenate([r.sketch_items for r in group])  # type: ignore[misc]
@@ -368,7 +542,12 @@ class SqliteIndex:
                 r.drop_sketches()
             self._insert([self._sketch_row(run, token, sk_items, sk)])
         self._delete(group)
-        self._runs[run] = _Run(run, token, n, nb, entries, sk_items, sk)
+        out = _Run(
+            run, token, n, nb, entries, sk_items, sk, (bits, t) if bits is not None else None
+        )
+        if entries is None:
+            out.spill, out.fence = spill, spill.fence  # type: ignore[union-attr]
+        self._runs[run] = out
 
     # -- the interface ------------------------------------------------------------------
 
@@ -396,6 +575,7 @@ class SqliteIndex:
             sk_items, sk = its[order], np.asarray(sketches, dtype=_U32)[order]
         self._write(bands, sk_items, sk)
         self._compact()
+        self._settle()
 
     def candidates(self, keys: np.ndarray, cap: int) -> list[list[int]]:
         out: list[list[int]] = [[] for _ in range(np.asarray(keys).shape[0])]
@@ -442,33 +622,14 @@ class SqliteIndex:
         )
         pair_parts: list[np.ndarray] = []
         for run in self._runs.values():
-            entries = run.entries
-            n = len(entries)
-            if not n:
+            if not run.n:
                 continue
-            first = min(int(entries[0] >> _BAND_SHIFT), nb)
-            last = min(int(entries[-1] >> _BAND_SHIFT) + 1, nb)
-            qs, qe = int(band_at[first]), int(band_at[last])
-            if qs >= qe:
+            if run.entries is not None:
+                pairs = self._memory_pairs(run, sorted_q, sorted_hi, band_at, order, nb, cap)
+            else:
+                pairs = self._disk_pairs(run, sorted_q, sorted_hi, band_at, order, nb, cap)
+            if pairs is None:
                 continue
-            q, q_hi, sel = sorted_q[qs:qe], sorted_hi[qs:qe], None
-            if run.keymap is not None:  # only the queries the run may hold
-                sel = np.flatnonzero(run.may_hold(q))
-                q, q_hi = q[sel], q_hi[sel]
-            lo = _lower_bound(entries, run.fence, q)
-            # a query hits when the entry at its lower bound has its band and key
-            at = np.minimum(lo, n - 1)
-            hit = np.flatnonzero((lo < n) & (entries[at] <= q_hi))
-            if hit.size == 0:
-                continue
-            lo = lo[hit]
-            pos = qs + (hit if sel is None else sel[hit])  # positions in sorted_q
-            hi = np.searchsorted(entries, sorted_hi[pos], "right")
-            c = np.minimum(hi - lo, cap)
-            starts = np.repeat(lo - np.cumsum(c) + c, c)
-            rows_ = np.repeat(order[pos] // nb, c).astype(np.int64)
-            items_ = (entries[starts + np.arange(int(c.sum()))] & _ITEM_MASK).astype(np.int64)
-            pairs = sorted_unique((rows_ << 32) | items_)
             if filtering and run.sketches is not None:
                 at = run.sketch_rows(pairs & _MASK)
                 mask = keep(sketches[pairs >> 32], run.sketches[at])  # type: ignore[index,misc]
@@ -482,6 +643,116 @@ class SqliteIndex:
         first = np.searchsorted(rows, rows, "left")
         keep_ = (np.arange(len(rows)) - first) < cap
         return rows[keep_], items[keep_]
+
+    @staticmethod
+    def _memory_pairs(
+        run: _Run,
+        sorted_q: np.ndarray,
+        sorted_hi: np.ndarray,
+        band_at: np.ndarray,
+        order: np.ndarray,
+        nb: int,
+        cap: int,
+    ) -> np.ndarray | None:
+        """The (query row << 32 | item) pairs of a run held in memory, sorted, or ``None``."""
+        entries = run.entries
+        assert entries is not None
+        n = len(entries)
+        first = min(int(entries[0] >> _BAND_SHIFT), nb)
+        last = min(int(entries[-1] >> _BAND_SHIFT) + 1, nb)
+        qs, qe = int(band_at[first]), int(band_at[last])
+        if qs >= qe:
+            return None
+        q, q_hi, sel = sorted_q[qs:qe], sorted_hi[qs:qe], None
+        if run.keymap is not None:  # only the queries the run may hold
+            sel = np.flatnonzero(run.may_hold(q))
+            q, q_hi = q[sel], q_hi[sel]
+        lo = _lower_bound(entries, run.fence, q)
+        # a query hits when the entry at its lower bound has its band and key
+        at = np.minimum(lo, n - 1)
+        hit = np.flatnonzero((lo < n) & (entries[at] <= q_hi))
+        if hit.size == 0:
+            return None
+        lo = lo[hit]
+        pos = qs + (hit if sel is None else sel[hit])  # positions in sorted_q
+        hi = np.searchsorted(entries, sorted_hi[pos], "right")
+        c = np.minimum(hi - lo, cap)
+        starts = np.repeat(lo - np.cumsum(c) + c, c)
+        rows_ = np.repeat(order[pos] // nb, c).astype(np.int64)
+        items_ = (entries[starts + np.arange(int(c.sum()))] & _ITEM_MASK).astype(np.int64)
+        return sorted_unique((rows_ << 32) | items_)
+
+    @staticmethod
+    def _disk_pairs(
+        run: _Run,
+        sorted_q: np.ndarray,
+        sorted_hi: np.ndarray,
+        band_at: np.ndarray,
+        order: np.ndarray,
+        nb: int,
+        cap: int,
+    ) -> np.ndarray | None:
+        """:meth:`_memory_pairs` of a run on disk. The fence gives each query its block of
+        ``_BLOCK`` entries; one read of the block finds the query's bucket and its items (a
+        second read only when the bucket runs past the block). Queries sharing a block share
+        its read."""
+        spill = run.spill
+        assert spill is not None and run.fence is not None
+        fd, total, pread = spill.fd, spill.total, os.pread
+        qs, qe = int(band_at[0]), int(band_at[min(run.nbands, nb)])
+        if qs >= qe:
+            return None
+        pos = np.arange(qs, qe)
+        if run.keymap is not None:
+            pos = qs + np.flatnonzero(run.may_hold(sorted_q[qs:qe]))
+        if not pos.size:
+            return None
+        q, q_hi = sorted_q[pos], sorted_hi[pos]
+        # The block holding each query's lower bound: its last entry is not below the query
+        # (or it is the partial last block, padded above every entry).
+        blk = np.searchsorted(run.fence, q, "left")
+        new = np.empty(q.size, dtype=bool)  # sorted queries: each new block is read once
+        new[0] = True
+        np.not_equal(blk[1:], blk[:-1], out=new[1:])
+        # one read per stretch of consecutive blocks
+        ks = blk[new]
+        first = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1] + 1])
+        length = np.diff(np.r_[first, ks.size])
+        flat = _read_blocks(fd, ks[first].tolist(), length.tolist(), ks.size)
+        base = (np.cumsum(new) - 1) * _BLOCK
+        lo = np.zeros(q.size, dtype=np.int64)
+        step = _BLOCK // 2
+        while step:
+            lo += step * (flat[base + lo + (step - 1)] < q)
+            step //= 2
+        at = blk * _BLOCK + lo  # the lower bound, in the run
+        hit = np.flatnonzero((at < total) & (flat[base + lo] <= q_hi))
+        if not hit.size:
+            return None
+        base, lo, at, q_hi, pos = base[hit], lo[hit], at[hit], q_hi[hit], pos[hit]
+        last = lo.copy()  # the bucket's last entry in the block
+        step = _BLOCK // 2
+        while step:
+            nxt = last + step
+            ok = nxt < _BLOCK
+            ok[ok] = flat[base[ok] + nxt[ok]] <= q_hi[ok]
+            last += step * ok
+            step //= 2
+        count = np.minimum(np.minimum(last - lo + 1, total - at), cap)
+        rows = order[pos] // nb
+        longer = (lo + count == _BLOCK) & (count < cap)  # the bucket may go on past the block
+        short = np.flatnonzero(~longer)
+        c = count[short]
+        starts = np.repeat(base[short] + lo[short] - np.cumsum(c) + c, c)
+        items = [flat[starts + np.arange(int(c.sum()))] & _ITEM_MASK]
+        rows_ = [np.repeat(rows[short], c)]
+        for j in np.flatnonzero(longer).tolist():
+            e = np.frombuffer(pread(fd, 8 * cap, 8 * int(at[j])), dtype="<u8")
+            e = e[: min(int(np.searchsorted(e, q_hi[j], "right")), total - int(at[j]))]
+            items.append(e & _ITEM_MASK)
+            rows_.append(np.full(len(e), rows[j]))
+        items_ = np.concatenate(items).astype(np.int64)
+        return sorted_unique((np.concatenate(rows_).astype(np.int64) << 32) | items_)
 
     def __len__(self) -> int:
         """Items indexed (counted once per run)."""

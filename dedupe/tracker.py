@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -39,6 +40,9 @@ from dedupe.store import Store, iso
 
 #: Stale stored articles (see :meth:`Tracker.flush`) that make an ingest judge them again.
 MAX_STALE = 100_000
+#: Megabytes of LSH index a Tracker holds in memory by default (all of it up to about 3
+#: million distinct sentences; the runs past it are read from disk).
+INDEX_MEMORY_MB = 512
 #: Stale articles judged again per transaction of a flush.
 FLUSH_CHUNK = 2_000
 #: Largest article accepted, in characters.
@@ -97,14 +101,28 @@ class Tracker:
         params: Params | None = None,
         strip_reused: bool = False,
         workers: int | None = None,
+        index_memory: float | None = INDEX_MEMORY_MB,
     ) -> None:
         """``workers``: processes doing the text work of large batches (``None``: one per
-        core beyond the first, at most two; ``0``: none, everything in this process)."""
+        core beyond the first, at most two; ``0``: none, everything in this process).
+        ``index_memory``: megabytes of LSH index to hold in memory; the largest runs past it
+        are copied to unnamed temporary files beside the store and read a block at a time
+        (``None``: no limit). Results do not depend on it."""
+        if index_memory is not None and not index_memory >= 0:
+            raise ValueError(
+                f"index_memory must be a number of megabytes (0 or more), not {index_memory!r}"
+            )
         self.store = Store(path)
         asked = params or self._stored_params() or Params()
         stored = self.store.check_params(asked.as_dict())
         self.params = Params(**stored)
-        self.index = SqliteIndex(self.store.conn)
+        spill_dir = (
+            None
+            if self.store.path == ":memory:"
+            else os.path.dirname(os.path.abspath(self.store.path))
+        )
+        budget = None if index_memory is None else int(index_memory * 2**20)
+        self.index = SqliteIndex(self.store.conn, memory=budget, spill_dir=spill_dir)
         self.strip_reused = strip_reused
         self.workers = pipeline.default_workers() if workers is None else max(0, workers)
         self._workers: pipeline.Workers | None = None
@@ -138,6 +156,7 @@ class Tracker:
         # stale verdicts stay noted for the next writer) and the store is closed.
         with self._lock, contextlib.ExitStack() as steps:
             steps.callback(self.store.close)
+            steps.callback(self.index.close)
             steps.callback(self._finish_run)
             steps.callback(self._close_workers)
             # A writer brings the stored verdicts up to date before it goes; a store in

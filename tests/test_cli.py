@@ -228,3 +228,14 @@ def test_samples_copy_with_text_only_has_unknown_metadata(tmp_path):
     shutil.copy(SAMPLES / "003_73172487f9671b7e.txt", folder)
     (d,) = lines(run("clean", "--db", ":memory:", str(folder)))
     assert d["outlet"] is None and d["published"] is None
+
+
+def test_index_memory_option_changes_no_output(tmp_path):
+    default = run("clean", "--db", str(tmp_path / "a.db"), str(SAMPLES))
+    on_disk = run("clean", "--db", str(tmp_path / "b.db"), "--index-memory", "0", str(SAMPLES))
+    assert default.exit_code == on_disk.exit_code == 0
+    assert default.stdout == on_disk.stdout and len(lines(default)) == 5
+    bad = CliRunner().invoke(
+        cli, ["ingest", "--db", str(tmp_path / "c.db"), "--index-memory", "-1", str(SAMPLES)]
+    )
+    assert bad.exit_code == 2 and "--index-memory" in bad.output

@@ -201,3 +201,82 @@ def test_key_maps_change_no_answer(sizes, seed, key_range):
     finally:
         index_mod._MAP_MIN = saved
     assert [a.tolist() for a in with_maps] == [a.tolist() for a in without]
+
+
+def _same_adds(indexes, counts, seed, key_range, nb=3):
+    """The same runs (of ``counts`` items) added to each index; returns the random generator
+    for the queries."""
+    rng = np.random.default_rng(seed)
+    first = 1
+    for n in counts:
+        keys = rng.integers(0, key_range, size=(n, nb), dtype=np.int64)
+        sketches = rng.integers(0, 2**32, size=(n, 2), dtype=np.uint32)
+        for idx in indexes:
+            idx.add(list(range(first, first + n)), keys, sketches)
+        first += n
+    return rng
+
+
+def _keep_some(query_sketches, candidate_sketches):
+    return ((query_sketches[:, 0] ^ candidate_sketches[:, 1]) & 3) != 0
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.integers(1, 6), min_size=1, max_size=7),
+    st.integers(0, 2**31),
+    st.sampled_from([3, 40, 1 << 20]),
+    st.sampled_from([1, 7, 100, 300]),
+    st.sampled_from([2, 4, 1000]),
+    st.booleans(),
+)
+def test_runs_on_disk_answer_as_runs_in_memory(sizes, seed, key_range, cap, fanout, maps):
+    conns, indexes = [], []
+    saved = index_mod._MAP_MIN
+    index_mod._MAP_MIN = 1 if maps else 1 << 14
+    try:
+        # no budget; nothing in memory; room for about half of what is added
+        for memory in (None, 0, 8 * 3 * 90 * sum(sizes) // 2):
+            conn = sqlite3.connect(":memory:")
+            conn.execute(
+                "CREATE TABLE lsh_runs (id INTEGER PRIMARY KEY, run, band, token, n, keys, items)"
+            )
+            idx = SqliteIndex(conn, memory=memory)
+            idx.FANOUT = fanout
+            conns.append(conn)
+            indexes.append(idx)
+        rng = _same_adds(indexes, [90 * s for s in sizes], seed, key_range)
+        assert all(r.entries is None for r in indexes[1]._runs.values())
+        query = rng.integers(0, key_range, size=(150, 3), dtype=np.int64)
+        query_sketches = rng.integers(0, 2**32, size=(150, 2), dtype=np.uint32)
+        answers = [[a.tolist() for a in idx.candidate_pairs(query, cap)] for idx in indexes] + [
+            [a.tolist() for a in idx.candidate_pairs(query, cap, query_sketches, _keep_some)]
+            for idx in indexes
+        ]
+    finally:
+        index_mod._MAP_MIN = saved
+    assert answers[1] == answers[0] and answers[2] == answers[0]
+    assert answers[4] == answers[3] and answers[5] == answers[3]
+
+
+def test_a_store_reopened_on_a_small_budget_reads_its_largest_runs_from_disk(tmp_path):
+    store = Store(tmp_path / "i.db")
+    big = SqliteIndex(store.conn)
+    big.FANOUT = 1000  # no merges: runs of 300, 600 and 900 items
+    rng = _same_adds([big], [300, 600, 900], 7, 5000)
+    query = rng.integers(0, 5000, size=(400, 3), dtype=np.int64)
+    expected = [a.tolist() for a in big.candidate_pairs(query, 100)]
+    store.conn.commit()
+    # room for the two smaller runs (8 bytes per item and band)
+    small = SqliteIndex(store.conn, memory=8 * 3 * 900)
+    small.FANOUT = 1000
+    got = [a.tolist() for a in small.candidate_pairs(query, 100)]
+    in_memory = sorted(r.n for r in small._runs.values() if r.entries is not None)
+    store.close()
+    assert in_memory == [300, 600]
+    assert got == expected
+
+
+def test_a_negative_budget_is_refused():
+    with pytest.raises(ValueError, match="memory budget"):
+        SqliteIndex(sqlite3.connect(":memory:"), memory=-1)

@@ -539,3 +539,30 @@ def test_the_origin_of_a_text_in_many_outlets_is_judged_again_when_an_earlier_on
             "SELECT verdict, rule FROM segments WHERE article = 'origin' AND idx = 1"
         ).fetchone()
         assert stored == ("reused", "reuse")
+
+
+def test_an_index_read_from_disk_changes_no_result(tmp_path):
+    from synth import corpus as synth_corpus
+
+    records = synth_corpus(60, seed=5)
+    outs = []
+    for memory in (None, 0):
+        with Tracker(tmp_path / f"m{memory}.db", index_memory=memory, workers=0) as t:
+            for r in records[:40]:  # one by one: many runs, merged as they grow
+                t.add(r)
+            t.add_many(records[40:])
+            runs = list(t.index._runs.values())
+            on_disk = [r for r in runs if r.entries is None]
+            assert len(on_disk) == (len(runs) if memory == 0 else 0) and runs
+            outs.append(dump(t.results()))
+    assert outs[0] == outs[1]
+    # the spill files are unnamed: nothing is left beside the stores
+    assert (
+        sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith((".db", "-wal", "-shm")))
+        == []
+    )
+
+
+def test_a_negative_index_memory_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="index_memory"):
+        Tracker(tmp_path / "n.db", index_memory=-1)
