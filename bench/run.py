@@ -69,7 +69,9 @@ def _read_corpus(path: str):  # noqa: ANN202 - a generator of Articles
             )
 
 
-def child_ingest(corpus: str, db: str, batch_size: int, workers: int | None) -> None:
+def child_ingest(
+    corpus: str, db: str, batch_size: int, workers: int | None, index_memory: str | None
+) -> None:
     """Ingest the corpus into a fresh store; print one JSON line."""
     sys.path.insert(0, str(ROOT))
     from dedupe import Tracker
@@ -78,12 +80,16 @@ def child_ingest(corpus: str, db: str, batch_size: int, workers: int | None) -> 
         if os.path.exists(db + suffix):
             os.remove(db + suffix)
     t0 = time.perf_counter()
-    with Tracker(db, workers=workers) as t:
+    kw: dict[str, Any] = {}
+    if index_memory is not None:
+        kw["index_memory"] = None if index_memory == "none" else float(index_memory)
+    with Tracker(db, workers=workers, **kw) as t:
         n = sum(1 for _ in t.stream(_read_corpus(corpus), batch_size=batch_size))
         wall = time.perf_counter() - t0
         segments = t.store.conn.execute("SELECT COUNT(*) FROM segments").fetchone()[0]
         timings = {k: round(v, 3) for k, v in sorted(t.timings.items())}
         params = t.params.as_dict()
+        on_disk = sum(r.n for r in t.index._runs.values() if r.entries is None)
     print(
         json.dumps(
             {
@@ -93,6 +99,7 @@ def child_ingest(corpus: str, db: str, batch_size: int, workers: int | None) -> 
                 "store_mb": round(os.path.getsize(db) / 1e6, 1),
                 "timings": timings,
                 "params": params,
+                "index_items_on_disk": on_disk,
             }
         )
     )
@@ -237,6 +244,8 @@ def bench_size(args: argparse.Namespace, n: int) -> dict[str, Any]:
     cmd += ["--batch-size", str(args.batch_size)]
     if args.workers is not None:
         cmd += ["--workers", str(args.workers)]
+    if args.index_memory is not None:
+        cmd += ["--index-memory", args.index_memory]
     print(f"[{n}] dedupe ingest ...", file=sys.stderr, flush=True)
     methods["dedupe"] = measured(kit, "dedupe", cmd)
     _said(n, methods["dedupe"], sentences)
@@ -373,8 +382,9 @@ def main(argv: list[str] | None = None) -> int:
         ap.add_argument("db")
         ap.add_argument("--batch-size", type=int, default=2000)
         ap.add_argument("--workers", type=int, default=None)
+        ap.add_argument("--index-memory", default=None)
         a = ap.parse_args(argv[1:])
-        child_ingest(a.corpus, a.db, a.batch_size, a.workers)
+        child_ingest(a.corpus, a.db, a.batch_size, a.workers, a.index_memory)
         return 0
     if argv and argv[0] == "--_quality":
         child_quality(*argv[1:4])
@@ -392,6 +402,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peer-sizes", default="1000,10000", help="sizes the peers run at")
     ap.add_argument("--batch-size", type=int, default=2000)
     ap.add_argument("--workers", type=int, default=None, help="dedupe worker processes")
+    ap.add_argument(
+        "--index-memory",
+        default=None,
+        help="MB of LSH index held in memory ('none': no limit; default: the Tracker's)",
+    )
     ap.add_argument(
         "--baselines", default="exact,np_fast", help="the kit's baselines to run (or none)"
     )
