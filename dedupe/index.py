@@ -25,6 +25,14 @@ at most 128.
 Several processes may share a store: each one keeps the runs it has read and, before each
 use inside a write transaction, compares its runs with the table (run id and a random token
 per run, so a run id reused after a rollback is not mistaken for the old run).
+
+Memory is bounded by a budget: the smallest runs are held in memory while they fit, and each
+larger one is copied to a *spill file*, an unnamed temporary file private to the process (the
+system deletes it when the process ends, however it ends). A spilled run keeps in memory only
+its fence (1 entry in 128) and its key map; a search reads, for each query the key map lets
+through, the 128-entry block the fence points to. The BLOBs in the store are not read in
+place: SQLite reaches a byte of a BLOB by walking its chain of overflow pages from the start,
+which a fresh read of a 30 MB BLOB pays in full.
 """
 
 from __future__ import annotations
@@ -302,7 +310,7 @@ def _read_blocks(fd: int, firsts: list[int], lengths: list[int], nblocks: int) -
 
 class SqliteIndex:
     """Band-key runs in the store's ``lsh_runs`` table, held in memory once read; past the
-    memory budget, the largest runs stay on disk and are searched a window at a time."""
+    memory budget, the largest runs are spilled to disk and searched a block at a time."""
 
     #: Runs of one size class merged into one when there are this many.
     FANOUT = 4
@@ -373,8 +381,8 @@ class SqliteIndex:
         self._settle()
 
     def _read(self, run: int, token: int, in_memory: bool = True) -> _Run:
-        """A run from the table: its entries, or (on disk) its key fence and key map, built
-        a band at a time."""
+        """A run from the table: its entries, or (on disk) its spill file, fence and key map,
+        built a band at a time."""
         nb, n = self.conn.execute(
             "SELECT COUNT(*), COALESCE(MAX(n), 0) FROM lsh_runs WHERE run = ? AND band >= 0",
             (run,),
