@@ -108,7 +108,9 @@ class Tracker:
         ``index_memory``: megabytes of LSH index to hold in memory; the largest runs past it
         are copied to unnamed temporary files beside the store and read a block at a time
         (``None``: no limit). Results do not depend on it."""
-        if index_memory is not None and not index_memory >= 0:
+        if index_memory is not None and not (
+            isinstance(index_memory, (int, float)) and index_memory >= 0
+        ):
             raise ValueError(
                 f"index_memory must be a number of megabytes (0 or more), not {index_memory!r}"
             )

@@ -564,5 +564,6 @@ def test_an_index_read_from_disk_changes_no_result(tmp_path):
 
 
 def test_a_negative_index_memory_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="index_memory"):
-        Tracker(tmp_path / "n.db", index_memory=-1)
+    for bad in (-1, float("nan"), "512"):
+        with pytest.raises(ValueError, match="index_memory"):
+            Tracker(tmp_path / "n.db", index_memory=bad)
