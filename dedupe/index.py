@@ -99,14 +99,14 @@ class _Run:
     entries: np.ndarray | None
     sketch_items: np.ndarray | None = None
     sketches: np.ndarray | None = None
-    keymap: tuple[np.ndarray, int] | None = None
     fence: np.ndarray | None = field(init=False)
     slot: np.ndarray | None = field(init=False)
+    keymap: tuple[np.ndarray, int] | None = field(init=False)
     spill: _Spill | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.slot = _slots(self.sketch_items)
-        self.fence = None
+        self.fence = self.keymap = None
         if self.entries is not None:
             self.fence = _fence(self.entries)
             self.keymap = _key_map(self.entries, self.n, self.nbands)
@@ -121,15 +121,19 @@ class _Run:
         key map stays)."""
         assert self.entries is not None
         n = self.n
-        spill = _Spill(n * self.nbands, directory)
+        spill = _Spill(n, self.nbands, directory)
         try:
             for b in range(self.nbands):
-                spill.put(b * n, self.entries[b * n : (b + 1) * n])
+                spill.put(b, self.entries[b * n : (b + 1) * n])
         except BaseException:
             spill.close()
             raise
-        self.keymap = _key_map(self.entries, n, self.nbands, on_disk=True)
-        self.spill, self.fence, self.entries = spill, spill.fence, None
+        self.entries = None
+        self.use(spill)
+
+    def use(self, spill: _Spill) -> None:
+        """Search ``spill`` (all bands written) instead of entries in memory."""
+        self.spill, self.fence, self.keymap = spill, spill.fence, spill.keymap
 
     def may_hold(self, q: np.ndarray) -> np.ndarray:
         """For entry prefixes (band and key): ``False`` where the run surely holds none
@@ -170,16 +174,14 @@ def _slots(items: np.ndarray | None) -> np.ndarray | None:
     return slot
 
 
-def _key_map(
-    entries: np.ndarray, n: int, nbands: int, on_disk: bool = False
-) -> tuple[np.ndarray, int] | None:
+def _key_map(entries: np.ndarray, n: int, nbands: int) -> tuple[np.ndarray, int] | None:
     """One bit per band and value of the top ``t`` key bits, set where the run holds an entry;
     ``2**t`` is 2 to 4 times the run's items. Most queries a large run does not hold (over
     nine in ten in a batch) then cost one load, not a binary search: a band key is a hash,
     so its top bits spread evenly. ``None`` for a small run."""
     if n < _MAP_MIN or len(entries) != n * nbands:
         return None
-    t = _map_bits(n, on_disk)
+    t = _map_bits(n)
     width = (1 << t) // 8
     bits = np.empty(nbands * width, dtype=np.uint8)
     for b in range(nbands):
@@ -264,16 +266,19 @@ class _Spill:
     """A run's sorted entries (``<u8``) in an unnamed temporary file, gone when closed or when
     the process ends, followed by ``_BLOCK`` entries above any other, so that reading a block
     never comes back short. A copy of what the store holds, private to this process. It
-    collects the fence of the entries as they are written."""
+    builds the fence and the key map of the entries as they are written."""
 
-    def __init__(self, total: int, directory: str | None) -> None:
-        self.total = total
+    def __init__(self, n: int, nbands: int, directory: str | None) -> None:
+        self.n = n
+        self.total = total = n * nbands
         try:
             self.file = tempfile.TemporaryFile(dir=directory)
         except OSError:  # a folder we may not write to: the system's temporary folder
             self.file = tempfile.TemporaryFile()
         self.fd = self.file.fileno()
         self.fence = np.empty(total // _BLOCK, dtype=_U64)
+        t = _map_bits(n, on_disk=True) if n >= _MAP_MIN else 0
+        self.keymap = (np.empty(nbands * ((1 << t) // 8), dtype=np.uint8), t) if t else None
         self._write(_PAD, 8 * total)
 
     def _write(self, data: bytes, at: int) -> None:
@@ -282,12 +287,18 @@ class _Spill:
             done = os.pwrite(self.fd, view, at)
             view, at = view[done:], at + done
 
-    def put(self, at: int, entries: np.ndarray) -> None:
-        """Write sorted entries from position ``at`` on (a band at a time, in any order)."""
+    def put(self, band: int, entries: np.ndarray) -> None:
+        """Write one band's sorted entries (the bands in any order)."""
+        at = band * self.n
         self._write(entries.astype("<u8").tobytes(), 8 * at)
         # fence entry k is the entry at k * _BLOCK + _BLOCK - 1
         k0, k1 = at // _BLOCK, (at + len(entries)) // _BLOCK
         self.fence[k0:k1] = entries[k0 * _BLOCK + _BLOCK - 1 - at :: _BLOCK][: k1 - k0]
+        if self.keymap is not None:
+            bits, t = self.keymap
+            width = (1 << t) // 8
+            keys = (entries >> _KEY_SHIFT) & _KEY_MASK
+            bits[band * width : (band + 1) * width] = _map_band(keys, t)
 
     def close(self) -> None:
         self.file.close()
@@ -388,9 +399,7 @@ class SqliteIndex:
             (run,),
         ).fetchone()
         entries = np.empty(nb * n, dtype=_U64) if in_memory else None
-        t = _map_bits(n, on_disk=True) if n >= _MAP_MIN and not in_memory else 0
-        bits = np.empty(nb * ((1 << t) // 8), dtype=np.uint8) if t else None
-        spill = None if in_memory else _Spill(n * nb, self.spill_dir)
+        spill = None if in_memory else _Spill(n, nb, self.spill_dir)
         sketch_items = sketches = None
         for band, k, i in self.conn.execute(
             "SELECT band, keys, items FROM lsh_runs WHERE run = ? ORDER BY band", (run,)
@@ -402,13 +411,10 @@ class SqliteIndex:
             if entries is not None:
                 entries[band * n : (band + 1) * n] = self._band(band, k, i)
                 continue
-            spill.put(band * n, self._band(band, k, i))  # type: ignore[union-attr]
-            if bits is not None:
-                width = (1 << t) // 8
-                bits[band * width : (band + 1) * width] = _map_band(np.frombuffer(k, "<u4"), t)
-        out = _Run(run, token, n, nb, entries, sketch_items, sketches, (bits, t) if t else None)
-        if entries is None:
-            out.spill, out.fence = spill, spill.fence  # type: ignore[union-attr]
+            spill.put(band, self._band(band, k, i))  # type: ignore[union-attr]
+        out = _Run(run, token, n, nb, entries, sketch_items, sketches)
+        if spill is not None:
+            out.use(spill)
         return out
 
     @staticmethod
@@ -521,26 +527,19 @@ class SqliteIndex:
         sizes[run] = n * nb * 8
         in_memory = run in self._in_memory(sizes)
         entries = np.empty(nb * n, dtype=_U64) if in_memory else None
-        t = _map_bits(n, on_disk=True) if n >= _MAP_MIN and not in_memory else 0
-        bits = np.empty(nb * ((1 << t) // 8), dtype=np.uint8) if t else None
-        spill = None if in_memory else _Spill(n * nb, self.spill_dir)
+        spill = None if in_memory else _Spill(n, nb, self.spill_dir)
         try:
             for b in range(nb):
                 # Each run is sorted: the stable sort (a merge sort) mostly merges them.
                 band = np.sort(
                     np.concatenate([self._read_band(r.run, b) for r in group]), kind="stable"
                 )
-                row = self._band_row(run, b, token, band)
-                self._insert([row])
+                self._insert([self._band_row(run, b, token, band)])
                 if entries is not None:
                     entries[b * n : (b + 1) * n] = band
                 if spill is not None:
-                    spill.put(b * n, band)
-                    if bits is not None:
-                        width = (1 << t) // 8
-                        keys = np.frombuffer(row[4], dtype="<u4")
-                        bits[b * width : (b + 1) * width] = _map_band(keys, t)
-                del band, row
+                    spill.put(b, band)
+                del band
         except BaseException:
             if spill is not None:
                 spill.close()
@@ -555,11 +554,9 @@ class SqliteIndex:
                 r.drop_sketches()
             self._insert([self._sketch_row(run, token, sk_items, sk)])
         self._delete(group)
-        out = _Run(
-            run, token, n, nb, entries, sk_items, sk, (bits, t) if bits is not None else None
-        )
-        if entries is None:
-            out.spill, out.fence = spill, spill.fence  # type: ignore[union-attr]
+        out = _Run(run, token, n, nb, entries, sk_items, sk)
+        if spill is not None:
+            out.use(spill)
         self._runs[run] = out
 
     # -- the interface ------------------------------------------------------------------
