@@ -20,6 +20,7 @@ import gc
 import json
 import math
 import os
+import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -29,10 +30,19 @@ import numpy as np
 import xxhash
 
 from dedupe import fingerprint, index
-from dedupe.classify import Evidence, Peer, TextFacts, refine, text_facts
+from dedupe.classify import Evidence, Peer, TextFacts, classify, refine, text_facts
 from dedupe.fields import normalize_url
 from dedupe.fingerprint import Params
-from dedupe.model import Article, Finding, Match, Result, Segment, order_key, outlet_key
+from dedupe.model import (
+    Article,
+    Finding,
+    Match,
+    Result,
+    Segment,
+    StoreError,
+    order_key,
+    outlet_key,
+)
 from dedupe.segment import normalize, segment
 from dedupe.store import Store, iso
 
@@ -155,6 +165,26 @@ def _analyze_task(texts: list[str], params: dict[str, Any]) -> tuple[Any, ...]:
         return analyze(texts, Params(**params))
 
 
+#: A worker process's read-only view of the store it judges for (see :func:`_rejudge_task`).
+_reader: Reader | None = None
+
+
+def _rejudge_task(
+    path: str, ids: list[str], params: dict[str, Any]
+) -> tuple[int, list[tuple[Any, ...]]]:
+    """In a worker: judge stored articles again on a read-only connection of its own; the
+    articles judged and the verdict rows that changed. The writer only rewrites them."""
+    global _reader
+    p = Params(**params)
+    if _reader is None or _reader.store.path != path or _reader.params != p:
+        if _reader is not None:
+            _reader.close()
+        _reader = Reader(path, p)
+    with gc_paused():
+        docs = load_docs(_reader, ids)
+        return len(docs), changed_rows(judge(_reader, docs))
+
+
 class Workers:
     """A pool of processes doing :func:`analyze` on chunks of a batch.
 
@@ -201,9 +231,37 @@ class Workers:
             ],
         )
 
+    def submit_rejudge(self, path: str, ids: Sequence[str], params: Params) -> RejudgeJob:
+        """:func:`_rejudge_task` of stored articles, one share per process."""
+        size = -(-len(ids) // self.processes)
+        p = params.as_dict()
+        return RejudgeJob(
+            [
+                self._pool.apply_async(_rejudge_task, (path, list(ids[i : i + size]), p))
+                for i in range(0, len(ids), size)
+            ]
+        )
+
     def close(self) -> None:
         self._pool.terminate()
         self._pool.join()
+
+
+class RejudgeJob:
+    """Stored articles judged again by the workers, on their way back."""
+
+    def __init__(self, jobs: list[Any]) -> None:
+        self.jobs = jobs
+
+    def result(self) -> tuple[int, list[tuple[Any, ...]]]:
+        """The articles judged, and the verdict rows that changed (as
+        :meth:`~dedupe.store.Store.update_verdicts` takes them)."""
+        judged, rows = 0, []
+        for job in self.jobs:
+            n, r = job.get()
+            judged += n
+            rows.extend(r)
+        return judged, rows
 
 
 class TextJob:
@@ -447,7 +505,7 @@ class Judged:
         return {fp: self.sorted_groups[fp] for fp in self.doc.fps if fp is not None}
 
 
-def load_docs(t: Tracker, ids: Sequence[str]) -> list[Doc]:
+def load_docs(t: Tracker | Reader, ids: Sequence[str]) -> list[Doc]:
     """Stored articles (those that exist, in the order given), ready to judge."""
     arts = t.store.articles_many(ids)
     rows = t.store.segments_many(arts)
@@ -493,7 +551,9 @@ def load_docs(t: Tracker, ids: Sequence[str]) -> list[Doc]:
 
 
 def evidence_many(
-    t: Tracker, docs: Sequence[Doc], linked: dict[int, list[tuple[int, float]]] | None = None
+    t: Tracker | Reader,
+    docs: Sequence[Doc],
+    linked: dict[int, list[tuple[int, float]]] | None = None,
 ) -> tuple[list[list[Evidence]], dict[int, dict[int, float]]]:
     """The evidence of many articles, read with a few statements for all of them; also the
     near groups of their fingerprints. ``linked``: the near copies of every fingerprint of the
@@ -526,7 +586,7 @@ def evidence_many(
 
 
 def judge(
-    t: Tracker,
+    t: Tracker | Reader,
     docs: Sequence[Doc],
     memory: dict[str, Doc] | None = None,
     linked: dict[int, list[tuple[int, float]]] | None = None,
@@ -547,6 +607,54 @@ def judge(
     return out
 
 
+def verdicts(
+    params: Params,
+    article: Article,
+    segs: list[Segment],
+    ev: list[Evidence],
+    facts: TextFacts | None = None,
+) -> list[Finding]:
+    """The verdicts of one article's segments, given their evidence."""
+    return classify(
+        article.id,
+        article.outlet,
+        iso(article.published),
+        article.text,
+        segs,
+        ev,
+        params.min_outlet_articles,
+        facts=facts,
+    )
+
+
+class Reader:
+    """What judging needs of a :class:`~dedupe.tracker.Tracker`, on a read-only connection:
+    a worker process judges stored articles for the writer with it."""
+
+    workers = 0
+
+    def __init__(self, path: str, params: Params) -> None:
+        self.store = Store.reader(path)
+        self.params = params
+        self.timings: dict[str, float] = {}
+        self._text_cache = TextCache()
+
+    def _pool(self) -> None:
+        return None
+
+    def _classify(
+        self,
+        article: Article,
+        segs: list[Segment],
+        ev: list[Evidence],
+        facts: TextFacts | None = None,
+    ) -> list[Finding]:
+        return verdicts(self.params, article, segs, ev, facts)
+
+    def close(self) -> None:
+        self.store.close()
+
+
 class _SortedGroups(dict):  # type: ignore[type-arg]
     """fingerprint -> its near group's ids in order, sorted once on first use."""
 
@@ -559,7 +667,7 @@ class _SortedGroups(dict):  # type: ignore[type-arg]
         return out
 
 
-def _locate_all(t: Tracker, judged: list[Judged], memory: dict[str, Doc]) -> None:
+def _locate_all(t: Tracker | Reader, judged: list[Judged], memory: dict[str, Doc]) -> None:
     """Fill in the offsets of matched segments in other articles, for every finding at once."""
     todo: list[tuple[Judged, int, Finding, int]] = []
     wanted: set[tuple[int, str]] = set()
@@ -830,16 +938,19 @@ def _start_text_work(t: Tracker, docs: Sequence[Doc]) -> TextJob | None:
     return None
 
 
-def rejudge(t: Tracker, ids: Sequence[str], ahead: Ahead | None = None) -> int:
+def rejudge(
+    t: Tracker, ids: Sequence[str], ahead: Ahead | None = None, offload: bool = True
+) -> int:
     """Judge stored articles again and rewrite the stored verdicts that changed (inside the
-    caller's transaction); ``ahead``: the same articles as :func:`start_text_work` left them.
+    caller's transaction); ``ahead``: the same articles as :func:`start_text_work` left them;
+    ``offload``: the workers may do their text work (not when they are busy judging others).
     Returns the segments rewritten."""
     clock = Clock(t.timings)
     if ahead is not None and ahead.version == t.store.change_marker()[0]:
         docs = ahead.docs  # nobody else committed since: the stored verdicts read are current
     else:
         docs = load_docs(t, ids)
-    job = ahead.job if ahead is not None else _start_text_work(t, docs)
+    job = ahead.job if ahead is not None else _start_text_work(t, docs) if offload else None
     # The workers' share; the rest is cached or done here while judging.
     work = job.result() if job is not None else {}
     for d in docs:
@@ -848,18 +959,85 @@ def rejudge(t: Tracker, ids: Sequence[str], ahead: Ahead | None = None) -> int:
             d.loose, d.facts = got
     clock.lap("load")
     t.timings["rejudged"] = t.timings.get("rejudged", 0) + len(docs)
+    changed = changed_rows(judge(t, docs))
+    clock.last = time.thread_time()
+    t.store.update_verdicts(changed)
+    clock.lap("write")
+    return len(changed)
+
+
+def changed_rows(judged: Iterable[Judged]) -> list[tuple[Any, ...]]:
+    """The verdict rows of judged stored articles that differ from the stored ones."""
     changed: list[tuple[Any, ...]] = []
     jmemo: dict[Any, str] = {}
-    for j in judge(t, docs):
+    for j in judged:
         d = j.doc
         for g, f, old in zip(d.segments, j.findings, d.stored or ()):
             row = (f.verdict, f.rule, f.reason, matched_json(f, jmemo))
             if row != old:
                 changed.append((*row, d.article.id, g.index))
-    clock.last = time.thread_time()
-    t.store.update_verdicts(changed)
-    clock.lap("write")
-    return len(changed)
+    return changed
+
+
+@dataclass
+class Handed:
+    """Stored articles the workers judge again while this process judges others."""
+
+    ids: list[str]
+    job: RejudgeJob
+    version: int  # other connections' commits when handed out (``PRAGMA data_version``)
+
+
+@dataclass
+class Share:
+    """Stored articles about to be judged again: those this process judges (their text work
+    perhaps started ahead), and those handed to the workers."""
+
+    mine: list[str]
+    ahead: Ahead | None
+    handed: Handed | None
+
+
+def share_out(t: Tracker, ids: Sequence[str]) -> Share:
+    """Start judging stored articles again: the workers (when the store is a file) take a
+    share proportional to their number, each judging on a read-only connection of its own
+    (judging only reads the store); this process, which also writes the verdicts, keeps the
+    rest. Without them, the workers do the text work of all of them ahead."""
+    path = t.store_file
+    workers = t._pool() if path is not None and len(ids) >= POOL_MIN_BATCH // 4 else None
+    if workers is None:
+        return Share(list(ids), start_text_work(t, ids) if ids else None, None)
+    mine = len(ids) // (workers.processes + 1)
+    version = t.store.change_marker()[0]  # before the workers read: a commit after it shows
+    theirs = list(ids[mine:])
+    handed = Handed(theirs, workers.submit_rejudge(path, theirs, t.params), version)
+    return Share(list(ids[:mine]), None, handed)
+
+
+def rejudge_share(t: Tracker, share: Share) -> None:
+    """Judge a share again and rewrite the verdicts that changed (inside the caller's
+    transaction)."""
+    if share.mine:
+        rejudge(t, share.mine, share.ahead, offload=share.handed is None)
+    if share.handed is not None:
+        take_back(t, share.handed)
+
+
+def take_back(t: Tracker, handed: Handed) -> None:
+    """Write the verdicts the workers found changed (inside the caller's transaction). If
+    another connection committed since they were handed out, or a worker could not read the
+    store, the articles are judged again here."""
+    try:
+        n, rows = handed.job.result()
+    except (sqlite3.Error, StoreError):
+        rejudge(t, handed.ids, offload=False)
+        return
+    if handed.version != t.store.change_marker()[0]:
+        rejudge(t, handed.ids, offload=False)
+        return
+    t.timings["rejudged"] = t.timings.get("rejudged", 0) + n
+    t.timings["rejudged_by_workers"] = t.timings.get("rejudged_by_workers", 0) + n
+    t.store.update_verdicts(rows)
 
 
 def _match(

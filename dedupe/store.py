@@ -496,6 +496,26 @@ class Store:
         if self.path != ":memory:" and self._checkpointer is None:
             self._checkpointer = _Checkpointer(self.path, CHECKPOINT_PAGES)
 
+    @classmethod
+    def reader(cls, path: str | Path) -> Store:
+        """A read-only connection to a store another connection keeps (a worker process
+        judging articles for the writer): no migrations, no checkpoints, and SQLite refuses
+        any write to the store through it (its own temporary tables excepted)."""
+        self = cls.__new__(cls)
+        self.path = str(path)
+        uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+        try:
+            conn = sqlite3.connect(
+                uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA cache_size=-65536")
+        except sqlite3.Error as e:
+            raise StoreError(f"{self.path}: cannot open to read: {e}") from e
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self._checkpointer = None
+        return self
+
     # -- lifecycle -----------------------------------------------------------------------
 
     def close(self) -> None:

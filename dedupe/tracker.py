@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dedupe import clean, pipeline
-from dedupe.classify import Evidence, TextFacts, classify
+from dedupe.classify import Evidence, TextFacts
 from dedupe.fields import normalize_url
 from dedupe.fingerprint import Params
 from dedupe.index import SqliteIndex
@@ -118,11 +118,11 @@ class Tracker:
         asked = params or self._stored_params() or Params()
         stored = self.store.check_params(asked.as_dict())
         self.params = Params(**stored)
-        spill_dir = (
-            None
-            if self.store.path == ":memory:"
-            else os.path.dirname(os.path.abspath(self.store.path))
+        #: The store's file, absolute (``None`` in memory): worker processes open it to read.
+        self.store_file = (
+            None if self.store.path == ":memory:" else os.path.abspath(self.store.path)
         )
+        spill_dir = None if self.store_file is None else os.path.dirname(self.store_file)
         budget = None if index_memory is None else int(index_memory * 2**20)
         self.index = SqliteIndex(self.store.conn, memory=budget, spill_dir=spill_dir)
         self.strip_reused = strip_reused
@@ -200,19 +200,20 @@ class Tracker:
         done = 0
         with self._lock:
             ids = self.store.stale_ids(FLUSH_CHUNK)
-            ahead = pipeline.start_text_work(self, ids) if ids else None
+            share = pipeline.share_out(self, ids)
             while ids:
                 with self.store.transaction(), pipeline.gc_paused():
-                    # The workers take the next chunk's text work while this one is judged.
+                    # The next chunk goes out first: the workers start on their share of it
+                    # as soon as they are done with this one's.
                     nxt = self.store.stale_ids(FLUSH_CHUNK, after=ids[-1])
-                    nxt_ahead = pipeline.start_text_work(self, nxt) if nxt else None
-                    pipeline.rejudge(self, ids, ahead)
+                    nxt_share = pipeline.share_out(self, nxt)
+                    pipeline.rejudge_share(self, share)
                     self.store.clear_stale(ids)
                 done += len(ids)
                 if not nxt:  # from the start again: another writer may have noted more
                     nxt = self.store.stale_ids(FLUSH_CHUNK)
-                    nxt_ahead = pipeline.start_text_work(self, nxt) if nxt else None
-                ids, ahead = nxt, nxt_ahead
+                    nxt_share = pipeline.share_out(self, nxt)
+                ids, share = nxt, nxt_share
             self._dirty = False
         return done
 
@@ -395,16 +396,7 @@ class Tracker:
         facts: TextFacts | None = None,
     ) -> list[Finding]:
         """The verdicts of one article's segments, given their evidence."""
-        return classify(
-            article.id,
-            article.outlet,
-            iso(article.published),
-            article.text,
-            segs,
-            ev,
-            self.params.min_outlet_articles,
-            facts=facts,
-        )
+        return pipeline.verdicts(self.params, article, segs, ev, facts)
 
     def _stripped(self) -> frozenset[str]:
         return clean.STRIPPED | ({"reused"} if self.strip_reused else set())

@@ -39,6 +39,26 @@ def test_new_store_has_schema_wal_and_migrations(tmp_path):
         )
 
 
+def test_a_reader_reads_a_store_another_connection_writes_and_writes_nothing(tmp_path):
+    path = tmp_path / "s.db"
+    with Store(path) as s:
+        reader = Store.reader(path)
+        with s.transaction():
+            s.conn.execute("INSERT INTO settings VALUES ('note', 'one')")
+        assert reader.settings() == {"note": "one"}
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            reader.conn.execute("INSERT INTO settings VALUES ('other', 'two')")
+        assert reader.locate_many([(1, "a")]) == {}  # its own temporary table is allowed
+        reader.close()
+        assert s.settings() == {"note": "one"}
+
+
+def test_a_reader_of_a_missing_store_names_it(tmp_path):
+    with pytest.raises(StoreError, match="nothing.db: cannot open to read"):
+        Store.reader(tmp_path / "nothing.db")
+    assert not (tmp_path / "nothing.db").exists()
+
+
 def test_the_schema_version_is_the_migrations_not_a_setting(tmp_path):
     path = tmp_path / "s.db"
     with Tracker(path, workers=0):

@@ -249,18 +249,67 @@ def test_a_text_reaching_the_boilerplate_count_names_its_earlier_carriers(
         assert sorted(r[0] for r in conn.execute("SELECT article FROM stale")) == ["a1", "a2"]
 
 
-def test_a_flush_in_small_chunks_with_workers_equals_one_without(tmp_path, monkeypatch):
-    """The workers take the next chunk's text work while one is judged: same stored verdicts."""
+def _stale_store(tmp_path, name="one.db"):
+    """A store of 150 synthetic articles with stale articles waiting (no flush yet)."""
     import synth
+
+    arts = [Article.from_dict(r) for r in synth.corpus(150, 3)]
+    with Tracker(tmp_path / name, workers=0) as t:
+        t.add_many(arts, batch_size=25)
+        t._dirty = False  # closing leaves them waiting
+        return arts, t.store.count_stale()
+
+
+def _verdicts(conn):
+    return conn.execute(
+        "SELECT article, idx, verdict, rule, reason, matched FROM segments ORDER BY article, idx"
+    ).fetchall()
+
+
+def test_a_flush_in_small_chunks_with_workers_equals_one_without(tmp_path, monkeypatch):
+    """The workers judge a share of each chunk on read-only connections of their own, while
+    this process judges the rest: the same stored verdicts as a flush without them."""
     from harness import snapshot
 
     from dedupe import pipeline, tracker
 
-    arts = [Article.from_dict(r) for r in synth.corpus(150, 3)]
+    arts, _ = _stale_store(tmp_path)
     with Tracker(tmp_path / "one.db", workers=0) as t:
-        t.add_many(arts, batch_size=25)
+        t.flush()
+        assert "rejudged_by_workers" not in t.timings
     monkeypatch.setattr(tracker, "FLUSH_CHUNK", 7)
-    monkeypatch.setattr(pipeline, "POOL_MIN_BATCH", 20)  # chunks of 7 go to the workers
+    monkeypatch.setattr(pipeline, "POOL_MIN_BATCH", 20)  # chunks of 5 or more are shared
+    sent = []
+    submit = pipeline.Workers.submit_rejudge
+
+    def counted(self, path, ids, params):
+        sent.append(len(ids))
+        return submit(self, path, ids, params)
+
+    monkeypatch.setattr(pipeline.Workers, "submit_rejudge", counted)
+    with Tracker(tmp_path / "two.db", workers=2) as t:
+        t.add_many(arts, batch_size=25)
+        waiting = t.store.count_stale()
+        assert waiting > 3 * 7  # several chunks
+        assert t.flush() == waiting
+        # of each full chunk, two processes judged 5 and this one 2; a last chunk under
+        # POOL_MIN_BATCH // 4 stayed here
+        assert sent == [5] * (waiting // 7) + ([waiting % 7 - 1] if waiting % 7 >= 5 else [])
+        assert t.timings["rejudged_by_workers"] == sum(sent)
+        assert t.timings["rejudged"] == waiting
+    assert snapshot(tmp_path / "two.db") == snapshot(tmp_path / "one.db")
+
+
+def test_a_store_in_memory_hands_the_workers_only_the_text_work(monkeypatch):
+    """Worker processes cannot open a store in memory: they do the text work of the next chunk
+    while this process judges one."""
+    import synth
+
+    from dedupe import pipeline, tracker
+
+    arts = [Article.from_dict(r) for r in synth.corpus(150, 3)]
+    monkeypatch.setattr(tracker, "FLUSH_CHUNK", 7)
+    monkeypatch.setattr(pipeline, "POOL_MIN_BATCH", 20)
     monkeypatch.setattr(pipeline.TextCache, "get", lambda self, key: None)
     sent = []
     submit = pipeline.Workers.submit_text_work
@@ -270,14 +319,63 @@ def test_a_flush_in_small_chunks_with_workers_equals_one_without(tmp_path, monke
         return submit(self, docs, params)
 
     monkeypatch.setattr(pipeline.Workers, "submit_text_work", counted)
-    with Tracker(tmp_path / "two.db", workers=2) as t:
-        t.add_many(arts, batch_size=25)
-        waiting = t.store.count_stale()
-        assert waiting > 3 * 7  # several chunks
-        assert t.flush() == waiting
-    # every full chunk went to the workers; a last one under POOL_MIN_BATCH // 4 did not
+    found = []
+    for workers in (0, 2):
+        with Tracker(":memory:", workers=workers) as t:
+            t.add_many(arts, batch_size=25)
+            waiting = t.store.count_stale()
+            assert t.flush() == waiting
+            found.append(_verdicts(t.store.conn))
     assert sent == [7] * (waiting // 7) + ([waiting % 7] if waiting % 7 >= 5 else [])
-    assert snapshot(tmp_path / "two.db") == snapshot(tmp_path / "one.db")
+    assert found[0] == found[1]
+
+
+def test_the_workers_share_is_judged_here_when_another_writer_committed_meanwhile(
+    tmp_path, monkeypatch
+):
+    """What the workers judged from a store another writer has changed since is not used."""
+    from dedupe import pipeline
+
+    monkeypatch.setattr(pipeline, "POOL_MIN_BATCH", 20)
+    _stale_store(tmp_path, "ref.db")
+    with Tracker(tmp_path / "ref.db", workers=0) as t:
+        t.flush()
+        want = _verdicts(t.store.conn)
+    _, waiting = _stale_store(tmp_path)
+    path = tmp_path / "one.db"
+    with Tracker(path, workers=1) as t:
+        ids = t.store.stale_ids(waiting)
+        share = pipeline.share_out(t, ids)
+        assert share.handed is not None and share.mine
+        with sqlite3.connect(path) as other:  # another writer commits
+            other.execute("INSERT INTO settings VALUES ('note', 'x')")
+        other.close()
+        with t.store.transaction():
+            pipeline.rejudge_share(t, share)
+            t.store.clear_stale(ids)
+        assert "rejudged_by_workers" not in t.timings
+        assert t.timings["rejudged"] == waiting
+        assert _verdicts(t.store.conn) == want
+
+
+def test_a_share_the_workers_could_not_read_is_judged_here(tmp_path):
+    from dedupe import pipeline
+
+    _, waiting = _stale_store(tmp_path)
+
+    class Unreadable:
+        def result(self):
+            raise sqlite3.OperationalError("unable to open database file")
+
+    with Tracker(tmp_path / "one.db", workers=0) as t:
+        ids = t.store.stale_ids(waiting)
+        handed = pipeline.Handed(ids, Unreadable(), t.store.change_marker()[0])
+        with t.store.transaction():
+            pipeline.take_back(t, handed)
+            t.store.clear_stale(ids)
+        assert t.timings["rejudged"] == waiting
+    with Tracker(tmp_path / "one.db", workers=0) as t:
+        assert t.flush() == 0
 
 
 def test_a_failing_closing_flush_still_finishes_the_run_and_closes_the_store(
@@ -326,11 +424,11 @@ def _flushed_often(tmp_path, monkeypatch):
     seen: list[tuple[int, int, int]] = []  # (stale ids judged, articles committed, added so far)
     rejudge = pipeline.rejudge
 
-    def spy(t, ids, ahead=None):
+    def spy(t, ids, ahead=None, offload=True):
         with sqlite3.connect(path) as other:  # what another connection sees: committed rows
             committed = other.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
         seen.append((len(ids), committed, t.store.count_articles()))
-        return rejudge(t, ids, ahead)
+        return rejudge(t, ids, ahead, offload)
 
     monkeypatch.setattr(pipeline, "rejudge", spy)
     with Tracker(path, workers=0) as t:
