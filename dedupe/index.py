@@ -258,6 +258,14 @@ def _lower_bound(entries: np.ndarray, fence: np.ndarray | None, q: np.ndarray) -
     return out
 
 
+#: Queries a search of a run on disk reads blocks for at a time: its buffers stay small
+#: (a block per query at most) however large the batch, and in the CPU's caches.
+_SLICE = 2048
+#: Candidate pairs whose sketches are tested at a time.
+_KEEP_AT_ONCE = 1 << 18
+#: Blocks a read of a spill file may take in between two it needs rather than stop and
+#: start another read: a read is a system call, and a block costs little more than its copy.
+_GAP = 3
 #: A block of entries above any other, ending a spill file.
 _PAD = b"\xff" * (8 * _BLOCK)
 
@@ -641,9 +649,7 @@ class SqliteIndex:
             if pairs is None:
                 continue
             if filtering and run.sketches is not None:
-                at = run.sketch_rows(pairs & _MASK)
-                mask = keep(sketches[pairs >> 32], run.sketches[at])  # type: ignore[index,misc]
-                pairs = pairs[mask]
+                pairs = self._kept(run, pairs, sketches, keep)  # type: ignore[arg-type]
             pair_parts.append(pairs)
         if not pair_parts:
             return empty, empty
@@ -653,6 +659,18 @@ class SqliteIndex:
         first = np.searchsorted(rows, rows, "left")
         keep_ = (np.arange(len(rows)) - first) < cap
         return rows[keep_], items[keep_]
+
+    @staticmethod
+    def _kept(run: _Run, pairs: np.ndarray, sketches: np.ndarray, keep: Keep) -> np.ndarray:
+        """The pairs whose two sketches pass ``keep``, tested ``_KEEP_AT_ONCE`` at a time: the
+        sketches of every pair of a large batch would take hundreds of megabytes."""
+        held = run.sketches
+        assert held is not None
+        parts = []
+        for at in range(0, pairs.size, _KEEP_AT_ONCE):
+            p = pairs[at : at + _KEEP_AT_ONCE]
+            parts.append(p[keep(sketches[p >> 32], held[run.sketch_rows(p & _MASK)])])
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     @staticmethod
     def _memory_pairs(
@@ -705,18 +723,39 @@ class SqliteIndex:
         """:meth:`_memory_pairs` of a run on disk. The fence gives each query its block of
         ``_BLOCK`` entries; one read of the block finds the query's bucket and its items (a
         second read only when the bucket runs past the block). Queries sharing a block share
-        its read."""
-        spill = run.spill
-        assert spill is not None and run.fence is not None
-        fd, total, pread = spill.fd, spill.total, os.pread
+        its read; ``_SLICE`` queries at a time."""
+        assert run.spill is not None and run.fence is not None
         qs, qe = int(band_at[0]), int(band_at[min(run.nbands, nb)])
         if qs >= qe:
             return None
         pos = np.arange(qs, qe)
         if run.keymap is not None:
             pos = qs + np.flatnonzero(run.may_hold(sorted_q[qs:qe]))
-        if not pos.size:
+        parts = []
+        for at in range(0, pos.size, _SLICE):
+            got = SqliteIndex._disk_slice(
+                run, sorted_q, sorted_hi, pos[at : at + _SLICE], order, nb, cap
+            )
+            if got is not None:
+                parts.append(got)
+        if not parts:
             return None
+        return parts[0] if len(parts) == 1 else sorted_unique(np.concatenate(parts))
+
+    @staticmethod
+    def _disk_slice(
+        run: _Run,
+        sorted_q: np.ndarray,
+        sorted_hi: np.ndarray,
+        pos: np.ndarray,
+        order: np.ndarray,
+        nb: int,
+        cap: int,
+    ) -> np.ndarray | None:
+        """The pairs of the queries at ``pos`` (sorted positions in ``sorted_q``)."""
+        spill = run.spill
+        assert spill is not None and run.fence is not None
+        fd, total, pread = spill.fd, spill.total, os.pread
         q, q_hi = sorted_q[pos], sorted_hi[pos]
         # The block holding each query's lower bound: its last entry is not below the query
         # (or it is the partial last block, padded above every entry).
@@ -724,12 +763,16 @@ class SqliteIndex:
         new = np.empty(q.size, dtype=bool)  # sorted queries: each new block is read once
         new[0] = True
         np.not_equal(blk[1:], blk[:-1], out=new[1:])
-        # one read per stretch of consecutive blocks
+        # One read per stretch of blocks no more than _GAP apart, gaps included.
         ks = blk[new]
-        first = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1] + 1])
-        length = np.diff(np.r_[first, ks.size])
-        flat = _read_blocks(fd, ks[first].tolist(), length.tolist(), ks.size)
-        base = (np.cumsum(new) - 1) * _BLOCK
+        opens = np.r_[True, ks[1:] > ks[:-1] + 1 + _GAP]  # a block that starts a read
+        first = np.flatnonzero(opens)
+        length = np.r_[ks[first[1:] - 1], ks[-1]] - ks[first] + 1
+        flat = _read_blocks(fd, ks[first].tolist(), length.tolist(), int(length.sum()))
+        # where each needed block sits in what was read
+        stretch = np.cumsum(opens) - 1
+        at_read = (np.cumsum(length) - length)[stretch] + ks - ks[first][stretch]
+        base = at_read[np.cumsum(new) - 1] * _BLOCK
         lo = np.zeros(q.size, dtype=np.int64)
         step = _BLOCK // 2
         while step:

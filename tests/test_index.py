@@ -229,11 +229,19 @@ def _keep_some(query_sketches, candidate_sketches):
     st.sampled_from([1, 7, 100, 300]),
     st.sampled_from([2, 4, 1000]),
     st.booleans(),
+    st.sampled_from([1, 7, 8192]),
+    st.sampled_from([0, 2, 1000]),
+    st.sampled_from([1, 5, 1 << 18]),
 )
-def test_runs_on_disk_answer_as_runs_in_memory(sizes, seed, key_range, cap, fanout, maps):
+def test_runs_on_disk_answer_as_runs_in_memory(
+    sizes, seed, key_range, cap, fanout, maps, slice_, gap, keep_at_once
+):
+    """Whatever the budget, the key maps, the queries searched at a time on disk, the blocks
+    read in between those needed and the pairs whose sketches are tested at a time."""
     conns, indexes = [], []
-    saved = index_mod._MAP_MIN
+    saved = index_mod._MAP_MIN, index_mod._SLICE, index_mod._GAP, index_mod._KEEP_AT_ONCE
     index_mod._MAP_MIN = 1 if maps else 1 << 14
+    index_mod._SLICE, index_mod._GAP, index_mod._KEEP_AT_ONCE = slice_, gap, keep_at_once
     try:
         # no budget; nothing in memory; room for about half of what is added
         for memory in (None, 0, 8 * 3 * 90 * sum(sizes) // 2):
@@ -254,7 +262,7 @@ def test_runs_on_disk_answer_as_runs_in_memory(sizes, seed, key_range, cap, fano
             for idx in indexes
         ]
     finally:
-        index_mod._MAP_MIN = saved
+        index_mod._MAP_MIN, index_mod._SLICE, index_mod._GAP, index_mod._KEEP_AT_ONCE = saved
     assert answers[1] == answers[0] and answers[2] == answers[0]
     assert answers[4] == answers[3] and answers[5] == answers[3]
 
