@@ -600,7 +600,7 @@ def judge(
     out: list[Judged] = []
     sorted_groups = _SortedGroups(group)
     for d, ev in zip(docs, evs):
-        out.append(Judged(d, t._classify(d.article, d.segments, ev, d.facts), sorted_groups))
+        out.append(Judged(d, verdicts(t.params, d.article, d.segments, ev, d.facts), sorted_groups))
     clock.lap("classify")
     _locate_all(t, out, memory or {})
     clock.lap("locate")
@@ -631,25 +631,11 @@ class Reader:
     """What judging needs of a :class:`~dedupe.tracker.Tracker`, on a read-only connection:
     a worker process judges stored articles for the writer with it."""
 
-    workers = 0
-
     def __init__(self, path: str, params: Params) -> None:
         self.store = Store.reader(path)
         self.params = params
         self.timings: dict[str, float] = {}
         self._text_cache = TextCache()
-
-    def _pool(self) -> None:
-        return None
-
-    def _classify(
-        self,
-        article: Article,
-        segs: list[Segment],
-        ev: list[Evidence],
-        facts: TextFacts | None = None,
-    ) -> list[Finding]:
-        return verdicts(self.params, article, segs, ev, facts)
 
     def close(self) -> None:
         self.store.close()

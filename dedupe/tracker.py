@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dedupe import clean, pipeline
-from dedupe.classify import Evidence, TextFacts
+from dedupe.classify import Evidence
 from dedupe.fields import normalize_url
 from dedupe.fingerprint import Params
 from dedupe.index import SqliteIndex
@@ -387,16 +387,6 @@ class Tracker:
             (j,) = pipeline.judge(self, docs)
             self._groups, self._fps, self._short = j.groups, j.doc.fps, j.doc.short
             return j.doc.article, j.findings, j.doc.segments
-
-    def _classify(
-        self,
-        article: Article,
-        segs: list[Segment],
-        ev: list[Evidence],
-        facts: TextFacts | None = None,
-    ) -> list[Finding]:
-        """The verdicts of one article's segments, given their evidence."""
-        return pipeline.verdicts(self.params, article, segs, ev, facts)
 
     def _stripped(self) -> frozenset[str]:
         return clean.STRIPPED | ({"reused"} if self.strip_reused else set())
