@@ -5,7 +5,8 @@ usage: python bench/run.py [--sizes 1000,10000,100000] [--base ../shared/data/re
                            [--scratch /tmp/dedupe-bench] [--kit ../shared/bench]
                            [--td-python PATH] [--dt-python PATH] [--peer-sizes 1000,10000]
                            [--batch-size 2000] [--workers N] [--baselines exact,np_fast]
-                           [--no-quality] [--keep-store] [--out FILE]
+                           [--no-quality] [--quality-every K] [--keep-store]
+                           [--no-ingest] [--out FILE]
 
 For each size N: the corpus is made once with the kit's ``gen_corpus.py`` (``--seed 1``;
 Reuters-21578 with ``--base``) and kept under ``--scratch/corpora``, never in the repository.
@@ -22,8 +23,12 @@ peak RSS of the whole process tree, workers included):
 Throughput is the ground truth's sentence count (the same for every method) over wall time.
 Quality is scored on the same store: each article's cuts with ``strip_reused`` (boilerplate,
 repeats, and text another outlet published earlier) become per-sentence flags (a sentence is
-flagged when cuts cover more than half of it), scored by the kit's ``eval.py``. The table goes
-to stdout, every figure to ``--out`` (JSON).
+flagged when cuts cover more than half of it), scored by the kit's ``eval.py``. With
+``--quality-every K`` only every K-th article (file order) is judged and scored: the kit's
+per-sentence scores on those articles' sentences, without its group scores, which need every
+member of a group. ``--keep-store`` keeps the store; ``--no-ingest`` then scores it again
+(never deleting it) without ingesting. The table goes to stdout, every figure to ``--out``
+(JSON).
 """
 
 from __future__ import annotations
@@ -105,28 +110,50 @@ def child_ingest(
     )
 
 
-def child_quality(db: str, gt_path: str, flags_out: str) -> None:
-    """Per-sentence flags from the store's cuts (``strip_reused``), in ground-truth order."""
+def child_quality(db: str, gt_path: str, flags_out: str, every: str = "1") -> None:
+    """Per-sentence flags from the store's cuts (``strip_reused``), in ground-truth order, of
+    every ``every``-th article (file order); with ``every`` > 1, which sentences were scored
+    goes beside the flags (``*.scored.npy``)."""
     sys.path.insert(0, str(ROOT))
     import numpy as np
 
     from dedupe import Tracker
 
+    step = int(every)
     gt = json.load(open(gt_path, encoding="utf-8"))
     ids = list(gt["articles"])
+    chosen = set(ids[::step])
     t0 = time.perf_counter()
     removed: dict[str, list[tuple[int, int]]] = {}
     with Tracker(db, strip_reused=True, workers=0) as t:
-        for r in t.results(ids):
+        for r in t.results(ids[::step]):
             removed[r.article.id] = [(c.start, c.end) for c in r.removed]
     flags: list[int] = []
+    scored: list[bool] = []
     for aid in ids:
         cuts = removed.get(aid, [])
-        for s, e in gt["articles"][aid]["spans"]:
+        spans = gt["articles"][aid]["spans"]
+        for s, e in spans:
             covered = sum(max(0, min(e, b) - max(s, a)) for a, b in cuts)
             flags.append(1 if covered * 2 > e - s else 0)
+        scored += [aid in chosen] * len(spans)
     np.save(flags_out, np.array(flags, dtype=np.uint8))
-    print(json.dumps({"results_s": round(time.perf_counter() - t0, 3), "sentences": len(flags)}))
+    if step > 1:
+        np.save(_scored_path(flags_out), np.array(scored, dtype=bool))
+    print(
+        json.dumps(
+            {
+                "results_s": round(time.perf_counter() - t0, 3),
+                "sentences": len(flags),
+                "scored_articles": len(chosen),
+                "scored_sentences": int(sum(scored)),
+            }
+        )
+    )
+
+
+def _scored_path(flags: str | Path) -> Path:
+    return Path(str(flags)[: -len(".npy")] + ".scored.npy")
 
 
 # -- the parent: corpora, measurements, the table --------------------------------------------
@@ -205,9 +232,34 @@ def score(kit: Path, gt: Path, flags: Path) -> dict[str, Any]:
     # eval.py counts the first occurrence of every boilerplate line as one to keep; a tool that
     # strips furniture everywhere loses those. The content precision leaves them out: flags
     # on original content (kind "o") are the only false positives it counts.
+    return _with_content_precision(res)
+
+
+def _with_content_precision(res: dict[str, Any]) -> dict[str, Any]:
     tp, fp_o = res.get("tp", 0), res.get("fp_on_originals", 0)
     res["content_precision"] = round(tp / (tp + fp_o), 5) if tp + fp_o else 1.0
     return res
+
+
+def score_sample(kit: Path, gt: Path, flags: Path) -> dict[str, Any]:
+    """The kit's per-sentence scores on the sentences of the sampled articles only (see
+    ``--quality-every``). Its group scores need every member of a group, so they are left
+    out."""
+    import importlib.util
+
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location("kit_eval", kit / "eval.py")
+    if spec is None or spec.loader is None:
+        return {"error": f"cannot load {kit / 'eval.py'}"}
+    ev = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ev)
+    truth, kinds, _ = ev.gt_flags(str(gt))
+    pred = np.load(flags).astype(bool)
+    m = np.load(_scored_path(flags))
+    if not (len(pred) == len(m) == len(truth)):
+        return {"error": f"{len(pred)} flags, {len(m)} marks, {len(truth)} sentences"}
+    return _with_content_precision(dict(file=str(flags), **ev.score(truth[m], kinds[m], pred[m])))
 
 
 def _said(n: int, r: dict[str, Any], sentences: int) -> None:
@@ -240,6 +292,13 @@ def bench_size(args: argparse.Namespace, n: int) -> dict[str, Any]:
     methods: dict[str, dict[str, Any]] = {}
 
     db = work / f"{tag}.db"
+    if args.no_ingest:
+        if not db.exists():
+            raise SystemExit(f"{db}: no store to score; run this size once with --keep-store first")
+        out["methods"] = {}
+        if args.quality:
+            out["quality"] = quality(args, n, kit, db, gt, work / f"{tag}.flags.npy")
+        return out
     cmd = [sys.executable, str(HERE / "run.py"), "--_ingest", str(corpus), str(db)]
     cmd += ["--batch-size", str(args.batch_size)]
     if args.workers is not None:
@@ -325,19 +384,31 @@ def bench_size(args: argparse.Namespace, n: int) -> dict[str, Any]:
     out["methods"] = methods
 
     if args.quality and "error" not in methods["dedupe"]:
-        print(f"[{n}] quality ...", file=sys.stderr, flush=True)
-        flags = work / f"{tag}.flags.npy"
-        p = run([sys.executable, str(HERE / "run.py"), "--_quality", str(db), str(gt), str(flags)])
-        q = last_json(p.stdout)
-        if p.returncode != 0:
-            q = {"error": p.stderr[-2000:]}
-        else:
-            q.update(score(kit, gt, flags))
-        out["quality"] = q
+        out["quality"] = quality(args, n, kit, db, gt, work / f"{tag}.flags.npy")
     if not args.keep_store:
         for suffix in ("", "-wal", "-shm"):
             Path(str(db) + suffix).unlink(missing_ok=True)
     return out
+
+
+def quality(
+    args: argparse.Namespace, n: int, kit: Path, db: Path, gt: Path, flags: Path
+) -> dict[str, Any]:
+    """Score the store's cuts against the ground truth (a sample with ``--quality-every``)."""
+    every = args.quality_every
+    print(
+        f"[{n}] quality{f' (every {every}th article)' if every > 1 else ''} ...",
+        file=sys.stderr,
+        flush=True,
+    )
+    cmd = [sys.executable, str(HERE / "run.py"), "--_quality", str(db), str(gt), str(flags)]
+    p = run([*cmd, str(every)])
+    q = last_json(p.stdout)
+    if p.returncode != 0:
+        return {"error": p.stderr[-2000:]}
+    q["every"] = every
+    q.update(score(kit, gt, flags) if every == 1 else score_sample(kit, gt, flags))
+    return q
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -366,10 +437,12 @@ def table(results: list[dict[str, Any]]) -> str:
         q = res.get("quality")
         if not q or "error" in q:
             continue
+        every = q.get("every", 1)
+        sample = f" (every {every}th article)" if every > 1 else ""
         lines.append(
-            f"| {res['articles']} | {q.get('precision')} | {q.get('content_precision')} |"
+            f"| {res['articles']}{sample} | {q.get('precision')} | {q.get('content_precision')} |"
             f" {q.get('recall')} | {q.get('recall_n')} | {q.get('recall_e')} | {q.get('recall_b')} |"
-            f" {q.get('fp_on_originals')} | {q.get('g_f1')} |"
+            f" {q.get('fp_on_originals')} | {q.get('g_f1', '')} |"
         )
     return "\n".join(lines)
 
@@ -387,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         child_ingest(a.corpus, a.db, a.batch_size, a.workers, a.index_memory)
         return 0
     if argv and argv[0] == "--_quality":
-        child_quality(*argv[1:4])
+        child_quality(*argv[1:5])
         return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="1000,10000,100000")
@@ -411,9 +484,25 @@ def main(argv: list[str] | None = None) -> int:
         "--baselines", default="exact,np_fast", help="the kit's baselines to run (or none)"
     )
     ap.add_argument("--no-quality", dest="quality", action="store_false")
+    ap.add_argument(
+        "--quality-every",
+        type=int,
+        default=1,
+        metavar="K",
+        help="score every K-th article only (per-sentence scores, no group scores)",
+    )
     ap.add_argument("--keep-store", action="store_true")
+    ap.add_argument(
+        "--no-ingest",
+        action="store_true",
+        help="only score the store a --keep-store run left under SCRATCH/work",
+    )
     ap.add_argument("--out", default=None, help="JSON results (default SCRATCH/results.json)")
     args = ap.parse_args(argv)
+    if args.quality_every < 1:
+        ap.error(f"--quality-every must be 1 or more, not {args.quality_every}")
+    if args.no_ingest and not args.quality:
+        ap.error("--no-ingest with --no-quality leaves nothing to do")
     args.peer_sizes = {int(x) for x in args.peer_sizes.split(",") if x}
     args.baselines = {x for x in args.baselines.split(",") if x and x != "none"}
     sizes = [int(x) for x in args.sizes.split(",") if x]
