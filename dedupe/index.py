@@ -24,7 +24,10 @@ at most 128.
 
 Several processes may share a store: each one keeps the runs it has read and, before each
 use inside a write transaction, compares its runs with the table (run id and a random token
-per run, so a run id reused after a rollback is not mistaken for the old run).
+per run, so a run id reused after a rollback is not mistaken for the old run). That
+comparison reads a row per run and band, so it is skipped when nothing can have changed: no
+other connection committed (SQLite's ``data_version``) and the run this one wrote last is in
+the table (a rolled-back write is not).
 
 Memory is bounded by a budget: the smallest runs are held in memory while they fit, and each
 larger one is copied to a *spill file*, an unnamed temporary file private to the process (the
@@ -349,6 +352,12 @@ class SqliteIndex:
         self.spill_dir = spill_dir
         self._runs: dict[int, _Run] = {}
         self._loaded = False
+        # What refresh needs to know that the table has not changed since it last read it:
+        # the data_version it saw then, the run this connection wrote last (id, token), and
+        # whether an add is under way or failed (then only a full read is sure).
+        self._version: int | None = None
+        self._last: tuple[int, int] | None = None
+        self._pending = False
 
     # -- persistence ---------------------------------------------------------------------
 
@@ -385,7 +394,11 @@ class SqliteIndex:
     def refresh(self) -> None:
         """Read the runs other connections (or a rolled-back transaction) changed; call it at
         the start of every write transaction."""
+        (version,) = self.conn.execute("PRAGMA data_version").fetchone()
+        if self._loaded and not self._pending and version == self._version and self._has_last():
+            return
         self._loaded = True
+        self._version, self._last, self._pending = int(version), None, False
         rows = self.conn.execute(
             "SELECT run, token, COALESCE(MAX(CASE WHEN band >= 0 THEN n END), 0),"
             " SUM(band >= 0) FROM lsh_runs GROUP BY run, token"
@@ -398,6 +411,15 @@ class SqliteIndex:
             if r not in self._runs:
                 self._runs[r] = self._read(r, token, r in keep)
         self._settle()
+
+    def _has_last(self) -> bool:
+        """Is the run this connection wrote last still in the table (not rolled back)?"""
+        if self._last is None:
+            return True
+        row = self.conn.execute(
+            "SELECT 1 FROM lsh_runs WHERE run = ? AND token = ? LIMIT 1", self._last
+        ).fetchone()
+        return row is not None
 
     def _read(self, run: int, token: int, in_memory: bool = True) -> _Run:
         """A run from the table: its entries, or (on disk) its spill file, fence and key map,
@@ -445,6 +467,7 @@ class SqliteIndex:
             "INSERT INTO lsh_runs (run, band, token, n, keys, items) VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
+        self._last = (rows[-1][0], rows[-1][2])
 
     @staticmethod
     def _band_row(run: int, band: int, token: int, e: np.ndarray) -> tuple[Any, ...]:
@@ -591,9 +614,11 @@ class SqliteIndex:
         if sketches is not None:
             order = np.argsort(its, kind="stable")
             sk_items, sk = its[order], np.asarray(sketches, dtype=_U32)[order]
+        self._pending = True  # until the whole add is done: a failure leaves memory unsure
         self._write(bands, sk_items, sk)
         self._compact()
         self._settle()
+        self._pending = False
 
     def candidates(self, keys: np.ndarray, cap: int) -> list[list[int]]:
         out: list[list[int]] = [[] for _ in range(np.asarray(keys).shape[0])]

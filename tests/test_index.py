@@ -87,6 +87,70 @@ def test_a_merge_that_fails_leaves_the_index_as_the_store_has_it(tmp_path, monke
     store.close()
 
 
+def _fingerprints(store, ids):
+    store.conn.executemany(
+        "INSERT INTO fingerprints (id, key, text, words) VALUES (?, ?, 'x', 1)",
+        [(i, i) for i in ids],
+    )
+
+
+def test_refresh_reads_the_table_only_when_it_may_have_changed(tmp_path):
+    store, idx = index(tmp_path)
+    _fingerprints(store, [1, 2, 3])
+    with store.transaction():
+        idx.refresh()
+        idx.add([1], np.array([[10, 7]], dtype=np.int64))
+    seen: list[str] = []
+    store.conn.set_trace_callback(seen.append)
+
+    def full_reads() -> int:
+        return sum("GROUP BY run, token" in q for q in seen)
+
+    idx.refresh()  # this connection's own committed add: nothing to read
+    assert full_reads() == 0
+    other = Store(tmp_path / "i.db")
+    with other.transaction():
+        other_idx = SqliteIndex(other.conn)
+        other_idx.refresh()
+        other_idx.add([2], np.array([[20, 7]], dtype=np.int64))
+    idx.refresh()  # another connection committed: read again
+    assert full_reads() == 1
+    assert idx.candidates(np.array([[0, 7]], dtype=np.int64), cap=10) == [[1, 2]]
+    with pytest.raises(RuntimeError), store.transaction():
+        idx.refresh()
+        idx.add([3], np.array([[30, 7]], dtype=np.int64))
+        raise RuntimeError("the batch failed after its add")
+    assert idx.candidates(np.array([[0, 7]], dtype=np.int64), cap=10) == [[1, 2, 3]]
+    idx.refresh()  # the add was rolled back: read again, and forget it
+    assert full_reads() == 2
+    assert idx.candidates(np.array([[0, 7]], dtype=np.int64), cap=10) == [[1, 2]]
+    store.conn.set_trace_callback(None)
+    other.close()
+    store.close()
+
+
+def test_an_add_that_fails_outside_a_transaction_is_read_again(tmp_path, monkeypatch):
+    """Without a transaction each statement commits: a merge that fails half way leaves the
+    merged run and its inputs in the table, and only a full read knows that."""
+    store, idx = index(tmp_path)
+    n = SqliteIndex.FANOUT
+    _fingerprints(store, range(1, n + 1))
+    keys = np.array([[100 + i, 7] for i in range(1, n + 1)], dtype=np.int64)
+    for i in range(1, n):
+        idx.add([i], keys[i - 1 : i])
+
+    def failing(runs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(idx, "_delete", failing)
+    with pytest.raises(OSError):
+        idx.add([n], keys[n - 1 : n])
+    monkeypatch.undo()
+    idx.refresh()
+    assert idx.candidates(np.array([[0, 7]], dtype=np.int64), cap=10) == [list(range(1, n + 1))]
+    store.close()
+
+
 def test_runs_of_older_stores_keep_28_bits_of_each_key(tmp_path):
     store, idx = index(tmp_path)
     # a run as older versions wrote it: full 32-bit keys, sorted on them
