@@ -187,7 +187,7 @@ def type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def _show(value: Any, limit: int = 60) -> str:
+def show(value: Any, limit: int = 60) -> str:
     """A value quoted for a message, cut short so one bad record cannot flood the terminal."""
     if isinstance(value, str) and len(value) > limit:
         return repr(value[:limit]) + "…"
@@ -226,10 +226,10 @@ def parse_date(value: Any) -> dt.datetime | None:
             d = d.astimezone(dt.timezone.utc)
     except OverflowError:
         raise ValueError(
-            f"absurd date {_show(value)} (before {_MIN_YEAR} or after {_MAX_YEAR})"
+            f"absurd date {show(value)} (before {_MIN_YEAR} or after {_MAX_YEAR})"
         ) from None
     if not _MIN_YEAR <= d.year <= _MAX_YEAR:
-        raise ValueError(f"absurd date {_show(value)} (before {_MIN_YEAR} or after {_MAX_YEAR})")
+        raise ValueError(f"absurd date {show(value)} (before {_MIN_YEAR} or after {_MAX_YEAR})")
     return d
 
 
@@ -267,7 +267,7 @@ def _parse_text(s: str, original: str) -> dt.datetime:
     from dateutil import parser as dateutil_parser
 
     if len(s) > 100:
-        raise ValueError(f"unparseable date {_show(original)}")
+        raise ValueError(f"unparseable date {show(original)}")
     try:
         return dt.datetime.fromisoformat(s)
     except ValueError:
@@ -280,10 +280,10 @@ def _parse_text(s: str, original: str) -> dt.datetime:
         try:
             results.append(dateutil_parser.parse(s, default=default, dayfirst=False, tzinfos=_tz))
         except (ValueError, OverflowError, TypeError):
-            raise ValueError(f"unparseable date {_show(original)}") from None
+            raise ValueError(f"unparseable date {show(original)}") from None
     a, b = results
     if (a.year, a.month, a.day) != (b.year, b.month, b.day):
-        raise ValueError(f"incomplete date {_show(original)} (needs a year, a month and a day)")
+        raise ValueError(f"incomplete date {show(original)} (needs a year, a month and a day)")
     return a
 
 
@@ -378,22 +378,38 @@ def _outlet_from_hostname(value: str) -> str:
 
 
 def _check_unicode(record: Mapping[Any, Any]) -> None:
-    """Reject lone surrogates anywhere in the record: UTF-8 cannot hold them, so no output could."""
+    """Reject lone surrogates anywhere in the record (UTF-8 cannot hold them, so no output
+    could), keys that are not strings (JSON has none) and a record that contains itself."""
     for top, value in record.items():
-        if isinstance(top, str):
-            _check_str(top, f"field name {_show(top)}")
-        stack = [value]
+        if not isinstance(top, str):
+            raise ValueError(f"field name {show(top)} is not a string but {type_name(top)}")
+        _check_str(top, f"field name {show(top)}")
+        # depth first; a container met again inside itself is a cycle, which JSON cannot
+        # write either (the same container twice side by side is fine)
+        inside = {id(record)}
+        stack: list[tuple[Any, bool]] = [(value, False)]
         while stack:
-            v = stack.pop()
-            if isinstance(v, str):
-                _check_str(v, f"field {_show(top)}")
-            elif isinstance(v, dict):
-                for k, item in v.items():
-                    if isinstance(k, str):
-                        _check_str(k, f"field {_show(top)}")
-                    stack.append(item)
-            elif isinstance(v, (list, tuple)):
-                stack.extend(v)
+            v, leaving = stack.pop()
+            if leaving:
+                inside.discard(id(v))
+            elif isinstance(v, str):
+                _check_str(v, f"field {show(top)}")
+            elif isinstance(v, (dict, list, tuple)):
+                if id(v) in inside:
+                    raise ValueError(f"field {show(top)} contains itself")
+                inside.add(id(v))
+                stack.append((v, True))
+                if isinstance(v, dict):
+                    for k, item in v.items():
+                        if not isinstance(k, str):
+                            raise ValueError(
+                                f"field {show(top)} has a key that is not a string"
+                                f" ({type_name(k)} {show(k)})"
+                            )
+                        _check_str(k, f"field {show(top)}")
+                        stack.append((item, False))
+                else:
+                    stack.extend((item, False) for item in v)
 
 
 def _check_str(s: str, what: str) -> None:
@@ -560,6 +576,38 @@ def article_from_record(
         source=source,
         extra=extra,
     )
+
+
+def check_article(a: Article) -> None:
+    """An Article built in code holds what one read from a record holds (strings where the
+    store keeps text, a date UTC can hold, an ``extra`` JSON can write): ValueError naming
+    the field and the problem if not, before anything is stored."""
+    if not isinstance(a.id, str):
+        raise ValueError(f"id must be a string, got {type_name(a.id)}")
+    if not a.id.strip():
+        raise ValueError("empty id")
+    if not isinstance(a.text, str):
+        raise ValueError(f"text must be a string, got {type_name(a.text)}")
+    if not a.text.strip():
+        raise ValueError("empty text")
+    for name in ("url", "outlet", "title", "source"):
+        value = getattr(a, name)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{name} must be a string or None, got {type_name(value)}")
+    d = a.published
+    if d is not None:  # an implausible date is kept (it orders nothing), one UTC cannot hold not
+        if not isinstance(d, dt.datetime):
+            raise ValueError(f"published must be a datetime or None, got {type_name(d)}")
+        try:
+            if d.tzinfo is not None and d.utcoffset() is not None:
+                d.astimezone(dt.timezone.utc)
+        except OverflowError:
+            raise ValueError(f"published {d.isoformat()} is out of range in UTC") from None
+    if not isinstance(a.extra, dict):
+        raise ValueError(f"extra must be a dict, got {type_name(a.extra)}")
+    _check_unicode({"id": a.id, "text": a.text, "url": a.url, "outlet": a.outlet})
+    _check_unicode({"title": a.title, "source": a.source})
+    _check_unicode(a.extra)
 
 
 # --- metadata (sidecar files and --meta records) ---------------------------------------------

@@ -46,8 +46,9 @@ class DedupeError(Exception):
     """Base class of the errors dedupe raises on purpose."""
 
 
-class InputError(DedupeError):
-    """A record or file that cannot be read; the message names the input and the problem."""
+class InputError(DedupeError, ValueError):
+    """A record or file that cannot be read; the message names the input and the problem.
+    Also a ValueError, as a bad record always was."""
 
     def __init__(self, source: str, problem: str, line: int | None = None) -> None:
         self.source = source

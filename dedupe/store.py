@@ -1248,8 +1248,17 @@ def _article(row: Sequence[Any]) -> Article:
         published=parse_iso(row[4]),
         title=row[5],
         source=row[6],
-        extra=json.loads(row[7]) if row[7] else {},
+        extra=_extra(row[7]),
     )
+
+
+def _extra(stored: str | None) -> dict[str, Any]:
+    """An article's pass-through fields. Older versions stored whatever an Article built in
+    code held (``null``, a list): those read as no fields, or as one field ``extra``."""
+    value = json.loads(stored) if stored else None
+    if value is None:
+        return {}
+    return value if isinstance(value, dict) else {"extra": value}
 
 
 def _chunks(items: list[Any], n: int) -> Iterator[list[Any]]:

@@ -21,11 +21,11 @@ from typing import Any
 
 from dedupe import clean, pipeline
 from dedupe.classify import Evidence
-from dedupe.fields import normalize_url
+from dedupe.fields import check_article, normalize_url, show
 from dedupe.fingerprint import Params
 from dedupe.index import SqliteIndex
 from dedupe.lexicon import byline
-from dedupe.model import Article, Finding, Result, Segment
+from dedupe.model import Article, Finding, InputError, Result, Segment
 from dedupe.provenance import (
     ArticleFacts,
     Chain,
@@ -268,7 +268,9 @@ class Tracker:
     def add_many(
         self, articles: Iterable[Article | dict[str, Any]], batch_size: int = 500
     ) -> list[Result]:
-        """Ingest many articles, one transaction per ``batch_size``; results in input order."""
+        """Ingest many articles, one transaction per ``batch_size``; results in input order.
+        An input that is not a valid article raises :class:`InputError` naming it (its
+        position from 1, and its id): the batches before its own are stored, its own is not."""
         return list(self.stream(articles, batch_size=batch_size))
 
     def stream(
@@ -281,15 +283,15 @@ class Tracker:
         ahead, and a bad record still stops the stream only after the batches before it."""
         if not self.workers or batch_size < pipeline.POOL_MIN_BATCH:
             batch: list[Article] = []
-            for a in articles:
-                batch.append(a if isinstance(a, Article) else Article.from_dict(a))
+            for k, a in enumerate(articles, 1):
+                batch.append(_as_article(a, k))
                 if len(batch) >= batch_size:
                     yield from self._ingest(batch)
                     batch = []
             if batch:
                 yield from self._ingest(batch)
             return
-        it = iter(articles)
+        it = enumerate(articles, 1)
         pending: deque[tuple[list[Article], pipeline.Pending | None]] = deque()
         done = False
         error: Exception | None = None
@@ -297,8 +299,8 @@ class Tracker:
             if not done:
                 batch = []
                 try:
-                    for a in it:
-                        batch.append(a if isinstance(a, Article) else Article.from_dict(a))
+                    for k, a in it:
+                        batch.append(_as_article(a, k))
                         if len(batch) >= batch_size:
                             break
                     else:
@@ -326,7 +328,7 @@ class Tracker:
         """Ingest ``articles`` in one transaction, even none. ``on_commit`` runs inside it just
         before COMMIT, so what it writes (a resume cursor, quarantined records) is committed
         or rolled back together with the batch."""
-        batch = [a if isinstance(a, Article) else Article.from_dict(a) for a in articles]
+        batch = [_as_article(a, k) for k, a in enumerate(articles, 1)]
         return self._ingest(batch, on_commit)
 
     def _ingest(
@@ -337,9 +339,9 @@ class Tracker:
     ) -> list[Result]:
         for i, a in enumerate(batch):
             if len(a.text) > MAX_ARTICLE_CHARS:
-                raise ValueError(
-                    f"article {a.id}: text is {len(a.text)} characters, over the limit of"
-                    f" {MAX_ARTICLE_CHARS}"
+                raise InputError(
+                    f"article {show(a.id)}",
+                    f"text is {len(a.text)} characters, over the limit of {MAX_ARTICLE_CHARS}",
                 )
             if a.published is not None:
                 batch[i] = _dated(a)
@@ -544,6 +546,22 @@ class Tracker:
     def graph(self) -> ReuseGraph:
         """The outlet reuse graph: passages, sentences and median lag per source -> target."""
         return self.provenance().graph
+
+
+def _as_article(a: Article | dict[str, Any], k: int) -> Article:
+    """The ``k``-th input (from 1) as a checked Article: an InputError naming it (its id when
+    it has one) and the problem if it cannot be one, before anything of its batch is stored."""
+    try:
+        if isinstance(a, Article):
+            check_article(a)
+            return a
+        return Article.from_dict(a)
+    except ValueError as e:
+        aid = a.id if isinstance(a, Article) else a.get("id") if isinstance(a, dict) else None
+        named = isinstance(aid, (str, int)) and not isinstance(aid, bool) and str(aid).strip()
+        raise InputError(
+            f"input {k} (id {show(str(aid))})" if named else f"input {k}", str(e)
+        ) from None
 
 
 def _oversized(batch: Sequence[Article]) -> bool:

@@ -565,3 +565,26 @@ def test_metadata() -> None:
     assert c.outlet == "Old Paper"
     with pytest.raises(ValueError, match="unparseable date 'soon' in field 'published'"):
         parse_metadata({"published": "soon"})
+
+
+def test_a_record_that_contains_itself_is_refused_and_a_shared_value_is_not() -> None:
+    record: dict[str, object] = {"id": "c", "text": "Circular."}
+    record["meta"] = {"parent": record}
+    with pytest.raises(ValueError, match="field 'meta' contains itself"):
+        article_from_record(record)
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="field 'tags' contains itself"):
+        article_from_record({"text": "A list inside itself.", "tags": loop})
+    shared = ["x", "y"]
+    a = article_from_record({"text": "Shared.", "a": shared, "b": {"c": shared, "d": shared}})
+    assert a.extra == {"a": ["x", "y"], "b": {"c": ["x", "y"], "d": ["x", "y"]}}
+
+
+def test_keys_that_are_not_strings_are_refused() -> None:
+    with pytest.raises(ValueError, match="field name 1 is not a string but integer"):
+        article_from_record({"text": "Mixed keys.", 1: "one"})
+    with pytest.raises(
+        ValueError, match=r"field 'meta' has a key that is not a string \(integer 2\)"
+    ):
+        article_from_record({"text": "Nested.", "meta": {2: "two"}})

@@ -7,6 +7,7 @@ import dataclasses
 import http.server
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import pytest
 from sites import CREDIT, FURNITURE, STORIES, page
 
 from dedupe import Tracker
+from dedupe import tracker as tracker_mod
 
 pytest.importorskip("scrapy", reason="the Scrapy pipeline needs the scrapy extra")
 pytest.importorskip("itemadapter", reason="the Scrapy pipeline needs the scrapy extra")
@@ -163,7 +165,7 @@ def test_drop_mode_drops_whole_copies_only(tmp_path: Path) -> None:
         assert t.store.count_articles() == 3
 
 
-def test_items_of_every_kind(crawler: Any) -> None:
+def test_items_of_every_kind(crawler: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     class Declared(scrapy.Item):
         url = scrapy.Field()
         text = scrapy.Field()
@@ -192,9 +194,16 @@ def test_items_of_every_kind(crawler: Any) -> None:
         "status": "invalid",
         "problem": "missing text field (looked for: text, maintext, body, content)",
     }
+    monkeypatch.setattr(tracker_mod, "MAX_ARTICLE_CHARS", 20)  # the store refuses this one
+    long = pipe.process_item({"url": "https://a.example/4", "text": "A text over twenty chars."})
+    assert long["_dedupe"]["status"] == "invalid"
+    assert re.fullmatch(
+        r"article 'u[0-9a-f]{16}': text is 25 characters, over the limit of 20",
+        long["_dedupe"]["problem"],
+    )
     pipe.close_spider()
     assert crawler.stats.get_value("dedupe/unannotated") == 1
-    assert crawler.stats.get_value("dedupe/invalid") == 1
+    assert crawler.stats.get_value("dedupe/invalid") == 2
 
 
 # --- real crawls of a local site --------------------------------------------------------------

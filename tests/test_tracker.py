@@ -1,5 +1,6 @@
 """The library face: Tracker.add / add_many / result, against everything stored before."""
 
+import datetime as dt
 import itertools
 import sqlite3
 
@@ -8,7 +9,7 @@ from conftest import FURNITURE, WIRE, corpus, day, dump
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedupe import Article, Params, StoreError, Tracker
+from dedupe import Article, InputError, Params, StoreError, Tracker
 
 
 def verdict_of(result, needle):
@@ -665,3 +666,76 @@ def test_a_negative_index_memory_is_refused(tmp_path):
     for bad in (-1, float("nan"), "512"):
         with pytest.raises(ValueError, match="index_memory"):
             Tracker(tmp_path / "n.db", index_memory=bad)
+
+
+UTC = dt.timezone.utc
+
+
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        (
+            Article("n", "Some text.", extra=None),
+            r"input 1 \(id 'n'\): extra must be a dict, got null",
+        ),
+        (Article("l", "Some text.", extra=[1]), "extra must be a dict, got array"),
+        (Article("e", " \n "), r"input 1 \(id 'e'\): empty text"),
+        (Article(" ", "Some text."), "^input 1: empty id"),
+        (Article(5, "Some text."), r"input 1 \(id '5'\): id must be a string, got integer"),
+        (Article("t", None), "text must be a string, got null"),
+        (Article("p", "Some text.", published="2024-05-01"), "published must be a datetime"),
+        (Article("u", "Some text.", url=5), "url must be a string or None, got integer"),
+        (Article("s", "Some \ud800 text."), "field 'text' is not valid Unicode"),
+        (Article("k", "Some text.", extra={1: "one", "z": 2}), "field name 1 is not a string"),
+        (
+            Article(
+                "d",
+                "Some text.",
+                published=dt.datetime(9999, 12, 31, 23, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+            ),
+            "out of range in UTC",
+        ),
+    ],
+)
+def test_an_article_built_in_code_is_checked_before_anything_is_stored(tmp_path, bad, problem):
+    """What the dict path refuses, an Article built by hand is refused too, with the same
+    kind of error, and the store keeps what it had and stays readable."""
+    with Tracker(tmp_path / "c.db", workers=0) as t:
+        t.add({"id": "good", "text": "A normal article about the port strike."})
+        with pytest.raises(InputError, match=problem) as e:
+            t.add_many([bad])
+        assert isinstance(e.value, ValueError)
+        assert t.store.count_articles() == 1
+        assert [r.as_dict()["id"] for r in t.results()] == ["good"]
+
+
+def test_an_implausible_date_built_in_code_is_kept_and_orders_nothing(tmp_path):
+    with Tracker(tmp_path / "y.db", workers=0) as t:
+        r = t.add(Article("ancient", "Year one.", published=dt.datetime(1, 1, 1, tzinfo=UTC)))
+        assert r.status == "added"
+
+
+def test_a_bad_input_in_a_stream_is_named_by_position_and_id(tmp_path):
+    recs = [{"id": f"r{i}", "text": f"Record number {i} has some words."} for i in range(5)]
+    recs[3] = {"id": "r3", "body": None}
+    recs.append({"text": None})
+    with Tracker(tmp_path / "p.db", workers=0) as t:
+        with pytest.raises(
+            InputError, match=r"^input 4 \(id 'r3'\): missing text \(field 'body' is null\)"
+        ):
+            t.add_many(recs, batch_size=2)
+        # the batches before the bad record's are stored, its own is not
+        assert sorted(r.article.id for r in t.results()) == ["r0", "r1"]
+        with pytest.raises(InputError, match=r"^input 2: missing text \(field 'text' is null\)"):
+            t.add_many(recs[4:])
+
+
+def test_a_store_holding_a_null_or_list_extra_still_reads(tmp_path):
+    """Older versions stored what an Article built in code held as its extra fields."""
+    with Tracker(tmp_path / "o.db", workers=0) as t:
+        t.add_many([{"id": "a", "text": "First text here."}, {"id": "b", "text": "Second one."}])
+        t.store.conn.execute("UPDATE articles SET extra = 'null' WHERE id = 'a'")
+        t.store.conn.execute("UPDATE articles SET extra = '[1, 2]' WHERE id = 'b'")
+        out = {r.article.id: r.as_dict() for r in t.results()}
+    assert "extra" not in out["a"]
+    assert out["b"]["extra"] == [1, 2]

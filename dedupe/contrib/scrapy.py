@@ -42,7 +42,7 @@ from typing import Any
 
 from dedupe.fields import CONCEPTS, article_from_record, field_names
 from dedupe.fingerprint import Params
-from dedupe.model import Result
+from dedupe.model import InputError, Result
 from dedupe.tracker import Tracker
 
 try:
@@ -133,6 +133,13 @@ class DedupePipeline:
             self.tracker.close()
             self.tracker = None
 
+    def _invalid(self, item: Any, adapter: Any, e: ValueError) -> Any:
+        """Count an item dedupe cannot check, say why, and pass it on marked ``invalid``."""
+        self._inc("invalid")
+        logger.warning("dedupe: item not checked: %s", e)
+        self._annotate(adapter, {"status": "invalid", "problem": str(e)})
+        return item
+
     def process_item(self, item: Any, spider: Any = None) -> Any:
         """Clean and store one item; annotate it, or drop it if it is a copy in drop mode."""
         if self.tracker is None:
@@ -147,11 +154,11 @@ class DedupePipeline:
                 fields=self.fields or None,
             )
         except ValueError as e:
-            self._inc("invalid")
-            logger.warning("dedupe: item not checked: %s", e)
-            self._annotate(adapter, {"status": "invalid", "problem": str(e)})
-            return item
-        result = self.tracker.add(article)
+            return self._invalid(item, adapter, e)
+        try:
+            result = self.tracker.add(article)
+        except InputError as e:  # an article the store refuses (its text is too long)
+            return self._invalid(item, adapter, e)
         copy_of = self.copy_of(result)
         status = "known" if result.status == "known" else "copy" if copy_of else "new"
         self._count(result, status)
