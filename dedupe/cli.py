@@ -320,10 +320,19 @@ def clean(
     """
     fields = _fields(kw)
     index_memory = kw.pop("index_memory")
+    if not inputs:  # only writing a store out: a mistyped --db must not make an empty one
+        _require_store(db_path)
     with _open(db_path, strip_reused=strip_reused, index_memory=index_memory) as tracker:
         summary = _ingest(tracker, inputs, fields=fields, command="clean", **kw)
         if inputs:
             click.echo(summary.line(), err=True)
+            stored, given = tracker.store.count_articles(), summary.added + summary.known
+            if stored > given:
+                click.echo(
+                    f"writing all {stored} articles of {db_path}, {stored - given} of them from"
+                    " earlier runs; --db :memory: (or another file) keeps runs apart",
+                    err=True,
+                )
         if outdir:
             _write_dir(tracker.results(), Path(outdir), fmt)
         else:

@@ -154,6 +154,24 @@ def test_explain_unknown_id_and_missing_store(db, tmp_path):
     assert r.exit_code == 1 and "no such store" in r.output
 
 
+def test_clean_says_when_it_writes_articles_of_earlier_runs(db, tmp_path):
+    run("clean", "--db", db, str(SAMPLES))
+    one = tmp_path / "one.jsonl"
+    one.write_text('{"id": "x1", "text": "One more article about the harbour strike."}\n')
+    r = run("clean", "--db", db, str(one))
+    assert len(r.stdout.splitlines()) == 6
+    assert "writing all 6 articles of " + db + ", 5 of them from earlier runs" in r.stderr
+    alone = run("clean", "--db", ":memory:", str(one))
+    assert len(alone.stdout.splitlines()) == 1 and "earlier runs" not in alone.stderr
+
+
+def test_clean_without_inputs_needs_an_existing_store(tmp_path):
+    typo = tmp_path / "typo.db"
+    r = CliRunner().invoke(cli, ["clean", "--db", str(typo)])
+    assert r.exit_code == 1 and "no such store" in r.output
+    assert not typo.exists()
+
+
 def test_bad_record_stops_and_leaves_the_store_as_it_was(db, tmp_path):
     run("ingest", "--db", db, str(SAMPLES))
     with sqlite3.connect(db) as conn:
