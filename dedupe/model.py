@@ -197,18 +197,27 @@ class Result:
         return tuple(f for f in self.findings if f.rule.startswith("reuse"))
 
     def as_dict(self) -> dict[str, Any]:
+        """The output record: the input's unmapped fields, then dedupe's own. An input field
+        named like one of dedupe's (``source``, ``removed``...) keeps its value under
+        ``input_`` + its name, so nothing the input held is lost."""
         a = self.article
-        d: dict[str, Any] = dict(a.extra)
-        d.update(
-            {
-                "id": a.id,
-                "source": a.source,
-                "url": a.url,
-                "outlet": a.outlet,
-                "published": a.published.isoformat() if a.published else None,
-                "title": a.title,
-                "text": self.text,
-                "removed": [r.as_dict() for r in self.removed],
-            }
-        )
+        own: dict[str, Any] = {
+            "id": a.id,
+            "source": a.source,
+            "url": a.url,
+            "outlet": a.outlet,
+            "published": a.published.isoformat() if a.published else None,
+            "title": a.title,
+            "text": self.text,
+            "removed": [r.as_dict() for r in self.removed],
+        }
+        taken = own.keys() | a.extra.keys()
+        d: dict[str, Any] = {}
+        for k, v in a.extra.items():
+            if k in own:  # input_source (input_input_source if the input has that too)
+                k = "input_" + k
+                while k in taken or k in d:
+                    k = "input_" + k
+            d[k] = v
+        d.update(own)
         return d

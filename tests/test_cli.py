@@ -165,6 +165,17 @@ def test_clean_says_when_it_writes_articles_of_earlier_runs(db, tmp_path):
     assert len(alone.stdout.splitlines()) == 1 and "earlier runs" not in alone.stderr
 
 
+def test_input_fields_named_like_output_fields_are_kept_under_another_name(tmp_path):
+    src = tmp_path / "src.jsonl"
+    record = {"id": "s1", "url": "https://ex.com/1", "text": "Wire copy about the port."}
+    src.write_text(json.dumps(record | {"source": "Reuters", "removed": "no", "z": 1}) + "\n")
+    (out,) = [
+        json.loads(line) for line in run("clean", "--db", ":memory:", str(src)).stdout.splitlines()
+    ]
+    assert out["source"] == str(src) and out["removed"] == []
+    assert (out["input_source"], out["input_removed"], out["z"]) == ("Reuters", "no", 1)
+
+
 def test_clean_without_inputs_needs_an_existing_store(tmp_path):
     typo = tmp_path / "typo.db"
     r = CliRunner().invoke(cli, ["clean", "--db", str(typo)])
