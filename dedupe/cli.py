@@ -223,6 +223,9 @@ def _ingest(
                 _count(summary, r)
     except (DedupeError, ValueError) as e:
         raise click.ClickException(_term(str(e))) from e
+    # Every batch is committed: what fails from here on (writing the output to a pipe its
+    # reader closed...) must not leave the run to be resumed.
+    tracker.end_run()
     for reason, (n, first) in sorted(notices.items()):
         click.echo(f"skipped {n} record(s), {reason}; first: {_term(str(first))}", err=True)
     return summary

@@ -244,6 +244,12 @@ class Tracker:
             self._run_counts = [0, 0, 0]
             return self._run
 
+    def end_run(self) -> None:
+        """Mark the run :meth:`begin_run` recorded as finished (closing does it too): after
+        its last batch, so a failure later on (writing its output) leaves nothing to resume."""
+        with self._lock:
+            self._finish_run()
+
     def count_rejected(self, n: int = 1) -> None:
         self._run_counts[2] += n
 

@@ -176,6 +176,23 @@ def test_input_fields_named_like_output_fields_are_kept_under_another_name(tmp_p
     assert (out["input_source"], out["input_removed"], out["z"]) == ("Reuters", "no", 1)
 
 
+def test_output_that_fails_after_the_ingest_leaves_no_run_to_resume(db, monkeypatch):
+    """`dedupe clean ... | head`: the reader goes away while the output is written; every
+    batch was committed, so the next run reads its inputs again instead of resuming."""
+    from dedupe import cli as cli_mod
+
+    def closed_pipe(out, r, fmt):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli_mod, "_write_one", closed_pipe)
+    r = CliRunner().invoke(cli, ["clean", "--db", db, str(SAMPLES)])
+    assert r.exit_code != 0 and "5 articles added" in r.stderr
+    monkeypatch.undo()
+    again = run("clean", "--db", db, str(SAMPLES))
+    assert "resumed" not in again.stderr
+    assert "0 articles added, 5 already known" in again.stderr
+
+
 def test_clean_without_inputs_needs_an_existing_store(tmp_path):
     typo = tmp_path / "typo.db"
     r = CliRunner().invoke(cli, ["clean", "--db", str(typo)])
