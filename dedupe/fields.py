@@ -262,8 +262,14 @@ def _gmt_offset(m: re.Match[str]) -> str:
     return f"{sign}{hours:02d}{minutes:02d}"
 
 
+#: "6.5.2024", "06.05.24 10:00": written day first wherever dates take dots (German,
+#: Russian, Polish, Czech, Scandinavian and Turkish news), unlike "05/06/2024".
+_DOTTED_DAY_FIRST = re.compile(r"\d{1,2}\.\d{1,2}\.\d{2,4}(?!\d)")
+
+
 def _parse_text(s: str, original: str) -> dt.datetime:
-    """ISO 8601 first (exact), then the common forms dateutil reads, month before day."""
+    """ISO 8601 first (exact), then the common forms dateutil reads: month before day, except
+    in dotted numeric dates (day first)."""
     from dateutil import parser as dateutil_parser
 
     if len(s) > 100:
@@ -275,10 +281,13 @@ def _parse_text(s: str, original: str) -> dt.datetime:
     # "GMT+2" means two hours ahead of UTC in news copy; dateutil reads it the POSIX way round.
     s = _GMT_OFFSET.sub(_gmt_offset, s)
     results = []
+    dayfirst = _DOTTED_DAY_FIRST.match(s) is not None
     # Parsed twice with different defaults: a part that changes was missing from the input.
     for default in (dt.datetime(2000, 1, 1), dt.datetime(2004, 3, 2)):
         try:
-            results.append(dateutil_parser.parse(s, default=default, dayfirst=False, tzinfos=_tz))
+            results.append(
+                dateutil_parser.parse(s, default=default, dayfirst=dayfirst, tzinfos=_tz)
+            )
         except (ValueError, OverflowError, TypeError):
             raise ValueError(f"unparseable date {show(original)}") from None
     a, b = results
