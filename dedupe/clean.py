@@ -16,16 +16,22 @@ from dedupe.model import Finding, Removal, Segment
 STRIPPED = frozenset({"boilerplate", "repeat"})
 
 
+#: Characters that end a line, as :func:`dedupe.segment.blocks` splits them (CR LF is two).
+_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+#: White space inside a line.
+_BLANK = " \t\u00a0"
+
+
 def _line_bounds(text: str, s: int, e: int) -> tuple[bool, bool]:
     """Is ``text[s:e]`` the first / last non-blank thing on its line?"""
     i = s
-    while i > 0 and text[i - 1] in " \t\r\u00a0":
+    while i > 0 and text[i - 1] in _BLANK:
         i -= 1
-    at_start = i == 0 or text[i - 1] == "\n"
+    at_start = i == 0 or text[i - 1] in _BREAKS
     j = e
-    while j < len(text) and text[j] in " \t\r\u00a0":
+    while j < len(text) and text[j] in _BLANK:
         j += 1
-    at_end = j == len(text) or text[j] == "\n"
+    at_end = j == len(text) or text[j] in _BREAKS
     return at_start, at_end
 
 
@@ -36,7 +42,7 @@ def _widen(text: str, s: int, e: int, line_gone: bool = False) -> tuple[int, int
     n = len(text)
     if at_end and (at_start or line_gone):  # the line goes: take it and the blank lines after it
         if at_start:
-            while s > 0 and text[s - 1] in " \t\r\u00a0":
+            while s > 0 and text[s - 1] in _BLANK:
                 s -= 1
         while e < n and text[e].isspace():
             e += 1
@@ -45,17 +51,17 @@ def _widen(text: str, s: int, e: int, line_gone: bool = False) -> tuple[int, int
                 s -= 1
         return s, e
     if at_start and line_gone:  # first of several pieces on a line that goes
-        while s > 0 and text[s - 1] in " \t\r\u00a0":
+        while s > 0 and text[s - 1] in _BLANK:
             s -= 1
         if s == 0 or not text[:s].strip():
             s = 0
     if at_end:  # last sentence on its line: take the space before it
-        while s > 0 and text[s - 1] in " \t\u00a0":
+        while s > 0 and text[s - 1] in _BLANK:
             s -= 1
-        while e < n and text[e] in " \t\r\u00a0":
+        while e < n and text[e] in _BLANK:
             e += 1
         return s, e
-    while e < n and text[e] in " \t\u00a0":
+    while e < n and text[e] in _BLANK:
         e += 1
     return s, e
 

@@ -49,15 +49,20 @@ MAX_SEGMENT_CHARS = 2000
 _LIST_MARKS = ("- ", "* ", "• ", "#")
 
 
+#: Where a line ends: every break ``str.splitlines`` knows (a lone CR from old Mac text, the
+#: Unicode line and paragraph separators of JavaScript-built pages, NEL...), not only LF.
+_LINE_BREAK = re.compile("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+
+
 def blocks(text: str) -> list[tuple[int, int]]:
     """The non-blank lines of ``text`` as ``(start, end)``, surrounding white space excluded."""
     out: list[tuple[int, int]] = []
     pos = 0
     n = len(text)
+    find = _LINE_BREAK.search
     while pos <= n:
-        nl = text.find("\n", pos)
-        if nl < 0:
-            nl = n
+        m = find(text, pos)
+        nl = m.start() if m else n
         s, e = pos, nl
         while s < e and text[s].isspace():
             s += 1

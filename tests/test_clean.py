@@ -31,6 +31,17 @@ def test_whole_lines_take_their_blank_lines():
     assert cleaned(text, {"Submit", "Δ", "Share Selection"}) == "Real news starts here."
 
 
+def test_every_kind_of_line_break_ends_a_line_and_goes_with_it():
+    for sep in ("\n", "\r\n", "\r", "\u2028", "\u2029", "\x85", "\f"):
+        text = f"First para here.{sep}Submit{sep}Second para here."
+        assert cleaned(text, {"Submit"}) == f"First para here.{sep}Second para here.", repr(sep)
+    text = "One is kept. Two must go. Three is kept.\r\nFour is kept. Five must go.\r\nSix."
+    assert (
+        cleaned(text, {"Two must go.", "Five must go."})
+        == "One is kept. Three is kept.\r\nFour is kept.\r\nSix."
+    )
+
+
 def test_sentences_take_their_spaces():
     text = "One is kept. Two must go. Three is kept.\nFour is kept. Five must go."
     assert (
@@ -85,7 +96,7 @@ LINES = st.lists(
 
 
 @settings(max_examples=400, deadline=None)
-@given(LINES, st.sampled_from(["\n", "\n\n", " \n"]))
+@given(LINES, st.sampled_from(["\n", "\n\n", " \n", "\r\n", "\r", "\u2028"]))
 def test_cleaned_text_plus_cuts_rebuild_the_original(lines, sep):
     text = sep.join(lines)
     segs, findings = judge(text, {"Submit", "Share", "The second one goes."})
@@ -96,4 +107,6 @@ def test_cleaned_text_plus_cuts_rebuild_the_original(lines, sep):
     for c in cuts:
         assert prev <= c.start < c.end <= len(text)
         prev = c.end
-    assert "Submit" not in out.split("\n")
+    assert "Submit" not in out.replace("\r\n", "\n").replace("\r", "\n").replace(
+        "\u2028", "\n"
+    ).split("\n")

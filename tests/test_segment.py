@@ -13,6 +13,8 @@ def sents(text: str) -> list[str]:
 def test_blocks_are_trimmed_lines():
     text = "\nSubmit \n\n\t\tThanks.\t\nLast"
     assert [text[s:e] for s, e in blocks(text)] == ["Submit", "Thanks.", "Last"]
+    text = "One\rTwo\r\nThree\u2028Four\u2029Five\x85Six\fSeven\vEight"
+    assert [text[s:e] for s, e in blocks(text)] == "One Two Three Four Five Six Seven Eight".split()
 
 
 def test_abbreviations_initials_and_decimals_do_not_end_sentences():
