@@ -697,7 +697,8 @@ class Store:
         return _article(row) if row else None
 
     def articles(self, ids: Sequence[str] | None = None) -> Iterator[Article]:
-        """Stored articles in a stable order (publication date, unknown last, then id)."""
+        """Stored articles in a stable order (publication date, unknown last, then id), or
+        those of ``ids`` that are stored, in the order given."""
         sql = (
             "SELECT id, text, url, outlet, published, title, source, extra FROM articles"
             " ORDER BY published IS NULL, published, id"

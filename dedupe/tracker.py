@@ -418,8 +418,8 @@ class Tracker:
             return self._result(article, segs, findings, "added")
 
     def results(self, ids: Sequence[str] | None = None) -> Iterator[Result]:
-        """Every stored article (or those named), cleaned, in publication order then id
-        (judged a few hundred at a time)."""
+        """Every stored article, cleaned, in publication order then id; or those named in
+        ``ids``, in that order, unknown ids left out (judged a few hundred at a time)."""
         chunk: list[str] = []
         for a in self.store.articles(ids):
             chunk.append(a.id)
