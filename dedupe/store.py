@@ -431,6 +431,17 @@ class _Checkpointer:
         self._thread.join()
 
 
+class _Closed:
+    """In place of a closed store's connection: any use says which store, and that it is
+    closed (not SQLite's "Cannot operate on a closed database")."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+
+    def __getattr__(self, name: str) -> Any:
+        raise StoreError(f"{self._path}: the store is closed")
+
+
 class Store:
     """One SQLite file holding everything dedupe knows. Use as a context manager."""
 
@@ -519,10 +530,14 @@ class Store:
     # -- lifecycle -----------------------------------------------------------------------
 
     def close(self) -> None:
+        """Close the connection (again: nothing); any later use raises a StoreError."""
+        if isinstance(self.conn, _Closed):
+            return
         if self._checkpointer is not None:
             self._checkpointer.close()
             self._checkpointer = None
         self.conn.close()
+        self.conn = _Closed(self.path)  # type: ignore[assignment]
 
     def __enter__(self) -> Store:
         return self

@@ -157,6 +157,7 @@ class Tracker:
         # closing flush meets, the run is marked finished (its batches are all committed;
         # stale verdicts stay noted for the next writer) and the store is closed.
         with self._lock, contextlib.ExitStack() as steps:
+            steps.callback(self._closed)
             steps.callback(self.store.close)
             steps.callback(self.index.close)
             steps.callback(self._finish_run)
@@ -166,6 +167,10 @@ class Tracker:
             writer = self._dirty or self._run is not None
             if writer and self.store.path != ":memory:":
                 self.flush()
+
+    def _closed(self) -> None:
+        """The index uses the store's connection: after closing, both say the store is closed."""
+        self.index.conn = self.store.conn
 
     def _finish_run(self) -> None:
         if self._run is not None:

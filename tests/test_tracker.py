@@ -739,3 +739,19 @@ def test_a_store_holding_a_null_or_list_extra_still_reads(tmp_path):
         out = {r.article.id: r.as_dict() for r in t.results()}
     assert "extra" not in out["a"]
     assert out["b"]["extra"] == [1, 2]
+
+
+def test_a_closed_tracker_says_its_store_is_closed(tmp_path):
+    t = Tracker(tmp_path / "c.db", workers=0)
+    t.add({"id": "a", "text": "Some words here."})
+    t.close()
+    t.close()  # again: nothing
+    for use in (
+        lambda: t.add({"id": "b", "text": "More words."}),
+        lambda: t.result("a"),
+        lambda: list(t.results()),
+        t.stats,
+        t.provenance,
+    ):
+        with pytest.raises(StoreError, match=r"c\.db: the store is closed"):
+            use()
