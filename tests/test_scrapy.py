@@ -63,15 +63,21 @@ def opened(crawler: Any) -> DedupePipeline:
 # --- settings and lifecycle ---------------------------------------------------------------------
 
 
-def test_disabled_or_misconfigured_is_not_configured(tmp_path: Path) -> None:
+def test_disabled_is_not_configured_and_misconfigured_stops_the_crawl(tmp_path: Path) -> None:
     with pytest.raises(NotConfigured, match="DEDUPE_ENABLED is off"):
         DedupePipeline.from_crawler(get_crawler(settings_dict={"DEDUPE_ENABLED": False}))
-    with pytest.raises(NotConfigured, match="mode must be one of annotate, drop, got 'keep'"):
+    # Scrapy logs a NotConfigured and crawls on without the pipeline: a typo must not do that
+    with pytest.raises(ValueError, match="mode must be one of annotate, drop, got 'keep'"):
         DedupePipeline.from_crawler(get_crawler(settings_dict={"DEDUPE_MODE": "keep"}))
-    with pytest.raises(NotConfigured, match="unknown preset 'scrapyy'"):
+    with pytest.raises(ValueError, match="unknown preset 'scrapyy'"):
         DedupePipeline.from_crawler(get_crawler(settings_dict={"DEDUPE_PRESET": "scrapyy"}))
-    with pytest.raises(NotConfigured, match="threshold must be in"):
+    with pytest.raises(ValueError, match="threshold must be in"):
         DedupePipeline.from_crawler(get_crawler(settings_dict={"DEDUPE_THRESHOLD": 2}))
+    from scrapy.pipelines import ItemPipelineManager
+
+    settings = {"ITEM_PIPELINES": {PIPELINE: 300}, "DEDUPE_MODE": "dorp"}
+    with pytest.raises(ValueError, match="DEDUPE_\\* settings: mode must be one of"):
+        ItemPipelineManager.from_crawler(get_crawler(settings_dict=settings))
 
 
 def test_the_pipeline_raises_no_deprecation_warning(tmp_path: Path) -> None:

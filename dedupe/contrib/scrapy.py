@@ -96,7 +96,9 @@ class DedupePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> DedupePipeline:
-        """Build from the crawler's ``DEDUPE_*`` settings; NotConfigured when off or wrong."""
+        """Build from the crawler's ``DEDUPE_*`` settings: NotConfigured when switched off; a
+        wrong setting is a ValueError that stops the crawl at its start (Scrapy would only log
+        a NotConfigured and crawl on without dedupe)."""
         s = crawler.settings
         if not s.getbool("DEDUPE_ENABLED", True):
             raise NotConfigured("DEDUPE_ENABLED is off")
@@ -114,7 +116,7 @@ class DedupePipeline:
                 crawler=crawler,
             )
         except ValueError as e:
-            raise NotConfigured(f"dedupe pipeline: {e}") from e
+            raise ValueError(f"dedupe pipeline, DEDUPE_* settings: {e}") from None
 
     # -- lifecycle: ``spider`` is optional, so current Scrapy passes nothing and old Scrapy
     # -- passes it positionally, without a deprecation warning either way.
