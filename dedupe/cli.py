@@ -485,8 +485,9 @@ def explain(db_path: str, article_id: str, as_json: bool) -> None:
         for i, f in enumerate(r.findings):
             snippet = _term(_snip(text[f.start : f.end]))
             click.echo(f"[{i}] {f.verdict:<11} {f.start}-{f.end} {f.kind}  {snippet}")
-            if f.rule != "unique":
-                click.echo(f"      rule {f.rule}: {_term(f.reason)}")
+            if f.rule != "unique":  # a reason may open with its rule: say it once
+                reason = f.reason.removeprefix(f.rule + ": ")
+                click.echo(f"      rule {f.rule}: {_term(reason)}")
             for m in f.matched:
                 where = (
                     "this article"

@@ -134,7 +134,8 @@ def test_ingest_then_explain_and_stats(db):
     assert "0 articles added, 5 already known" in again.stderr
     r = run("explain", "--db", db, "001_68b304cba8be002f")
     assert r.exit_code == 0
-    assert "boilerplate" in r.stdout and 'widget "submit"' in r.stdout
+    assert "boilerplate" in r.stdout and 'rule lexicon: widget "submit"' in r.stdout
+    assert "lexicon: lexicon:" not in r.stdout  # the rule is said once
     j = json.loads(run("explain", "--db", db, "--json", "000_df87a69fd44ca629").stdout)
     repeats = [s for s in j["segments"] if s["verdict"] == "repeat"]
     assert repeats and all(s["matched"][0]["article"] == "000_df87a69fd44ca629" for s in repeats)
