@@ -29,13 +29,18 @@ ABBREVIATIONS = frozenset(
 #: Abbreviations that only hold when a number follows ("No. 5", "Art. 3", "pp. 12").
 NUMERIC_ABBREVIATIONS = frozenset({"no", "nos", "art", "pp", "p", "vol", "ch", "sec", "op", "fig"})
 
-_TERMINAL = ".!?…"
+_TERMINAL = ".!?…。！？"
 _CLOSERS = "\"'”’»)]*_"
-_OPENERS = "\"'“‘«([*_¿¡"
-# A sentence end: terminal punctuation, optional closing quotes/brackets, then white space.
+_OPENERS = "\"'“‘«([*_¿¡「『（【"
+# A sentence end: terminal punctuation, optional closing quotes/brackets, then white space;
+# or a full-width mark of Chinese and Japanese, whose sentences follow with no space (one
+# inside quotes, 「本当ですか？」と言った, ends no sentence: the quote mark is no sentence start).
 # It starts only where a run of marks starts: tried from inside a long run ("." * 10**6, no
 # white space after it) it would rescan the rest of the run from every position.
-_END = re.compile(r"(?<![.!?…])[.!?…]+[\"'”’»)\]*_]*[ \t\u00a0]+")
+_END = re.compile(
+    r"(?<![.!?…])[.!?…]+[\"'”’»)\]*_]*[ \t\u00a0]+"
+    r"|(?<![。！？])[。！？]+[ \t\u00a0]*"
+)
 _WORD_BEFORE = re.compile(r"([^\s\"'“‘«(\[]+)$")
 # Longest look-back for the abbreviation test; keeps the splitter linear on huge "words".
 _LOOKBACK = 24

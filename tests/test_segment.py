@@ -123,3 +123,14 @@ def test_segments_are_ordered_disjoint_and_inside_the_text(text):
     for s, e in covered:
         inside.update(range(s, e))
     assert all(i in inside for i, ch in enumerate(text) if not ch.isspace())
+
+
+def test_chinese_and_japanese_sentences_end_at_full_width_marks_with_no_space():
+    text = "今日は晴れです。明日は雨が降るでしょう！「本当ですか？」と彼は言った。"
+    got = [text[g.start : g.end] for g in segment(text)]
+    assert got == ["今日は晴れです。", "明日は雨が降るでしょう！", "「本当ですか？」と彼は言った。"]
+    zh = "港口管理局批准了新的渡轮码头。它将于明年春天开始施工。"
+    assert [zh[s:e] for s, e in sentences(zh, 0, len(zh))] == [
+        "港口管理局批准了新的渡轮码头。",
+        "它将于明年春天开始施工。",
+    ]
