@@ -167,6 +167,7 @@ def _ingest(
     if start:
         records = itertools.islice(records, start, None)
     notices: dict[str, tuple[int, Skipped]] = {}  # reason -> (count, first example)
+    changed: list[str] = []  # inputs known by id or URL whose text differs from the stored one
 
     def batches() -> Iterator[Result]:
         batch: list[Article] = []
@@ -186,6 +187,9 @@ def _ingest(
 
             out = tracker.add_batch(arts, on_commit=on_commit)
             committed = upto
+            changed.extend(
+                a.id for a, r in zip(arts, out) if r.status == "known" and r.article.text != a.text
+            )
             return out
 
         for rec in records:
@@ -228,6 +232,13 @@ def _ingest(
     tracker.end_run()
     for reason, (n, first) in sorted(notices.items()):
         click.echo(f"skipped {n} record(s), {reason}; first: {_term(str(first))}", err=True)
+    if changed:
+        click.echo(
+            f"{len(changed)} article(s) already stored under the same id or URL came with another"
+            f" text; the stored text was kept (first: id {_term(repr(changed[0]))}). An updated"
+            " article needs an id and URL of its own to be stored beside the old one.",
+            err=True,
+        )
     return summary
 
 

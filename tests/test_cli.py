@@ -194,6 +194,27 @@ def test_output_that_fails_after_the_ingest_leaves_no_run_to_resume(db, monkeypa
     assert "0 articles added, 5 already known" in again.stderr
 
 
+def test_a_known_id_with_another_text_keeps_the_stored_one_and_says_so(db, tmp_path):
+    first = {"id": "a", "url": "https://ex.org/a", "text": "Original text. It has two sentences."}
+    src = tmp_path / "a.jsonl"
+    src.write_text(json.dumps(first) + "\n")
+    assert "another text" not in run("ingest", "--db", db, str(src)).stderr
+    upd = tmp_path / "upd.jsonl"
+    same_text = {"id": "b", "url": "https://ex.org/b", "text": first["text"]}
+    upd.write_text(
+        json.dumps(first | {"text": "Updated text, now different."})
+        + "\n"
+        + json.dumps(same_text)
+        + "\n"
+    )
+    r = run("ingest", "--db", db, str(upd))
+    assert "0 articles added, 2 already known" in r.stderr
+    assert "1 article(s) already stored under the same id or URL came with another text" in r.stderr
+    assert "first: id 'a'" in r.stderr
+    (out,) = [json.loads(line) for line in run("clean", "--db", db).stdout.splitlines()]
+    assert out["text"] == first["text"]
+
+
 def test_clean_without_inputs_needs_an_existing_store(tmp_path):
     typo = tmp_path / "typo.db"
     r = CliRunner().invoke(cli, ["clean", "--db", str(typo)])
