@@ -135,6 +135,7 @@ class Tracker:
         #: ``rejudged``, those :meth:`flush` judged.
         self.timings: dict[str, float] = {}
         self._lock = threading.RLock()
+        self._pool_lock = threading.Lock()
         self._run: int | None = None
         self._run_counts = [0, 0, 0]
         #: Input records an interrupted run had committed when :meth:`begin_run` resumed it.
@@ -143,7 +144,9 @@ class Tracker:
     def _pool(self) -> pipeline.Workers | None:
         """The worker processes, started on first use (none when ``workers`` is 0)."""
         if self.workers and self._workers is None:
-            self._workers = pipeline.Workers(self.workers)
+            with self._pool_lock:  # two threads streaming at once start one pool, not two
+                if self._workers is None:
+                    self._workers = pipeline.Workers(self.workers)
         return self._workers
 
     def _stored_params(self) -> Params | None:

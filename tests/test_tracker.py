@@ -755,3 +755,30 @@ def test_a_closed_tracker_says_its_store_is_closed(tmp_path):
     ):
         with pytest.raises(StoreError, match=r"c\.db: the store is closed"):
             use()
+
+
+def test_two_threads_starting_the_workers_at_once_start_one_pool(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from dedupe import pipeline
+
+    started = []
+
+    class SlowPool:
+        def __init__(self, n):
+            time.sleep(0.2)  # both threads get here before either is done, without the lock
+            started.append(n)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(pipeline, "Workers", SlowPool)
+    with Tracker(tmp_path / "w.db", workers=1) as t:
+        got = []
+        threads = [threading.Thread(target=lambda: got.append(t._pool())) for _ in range(2)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert len(started) == 1 and got[0] is got[1]
