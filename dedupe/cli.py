@@ -532,7 +532,13 @@ def stats(db_path: str, as_json: bool, top: int) -> None:
     if as_json:
         click.echo(_json(s, sort_keys=True))
         return
-    click.echo(f"{s['articles']} articles from {len(s['outlets'])} outlets; {s['runs']} runs")
+    known = sum(1 for o in s["outlets"] if o["outlet"])
+    unknown = sum(o["articles"] for o in s["outlets"] if not o["outlet"])
+    click.echo(
+        f"{_n(s['articles'], 'article')} from {_n(known, 'outlet')}"
+        + (f" ({_n(unknown, 'article')} of unknown outlet)" if unknown else "")
+        + f"; {_n(s['runs'], 'run')}"
+    )
     for o in s["outlets"]:
         click.echo(f"  {_term(o['outlet'] or '(unknown outlet)')}: {o['articles']}")
     click.echo("segments by verdict:")
@@ -544,6 +550,11 @@ def stats(db_path: str, as_json: bool, top: int) -> None:
             click.echo(f"  {_term(outlet)}")
             for b in blocks:
                 click.echo(f"    {b['articles']:>5} x {_term(_snip(b['text']))}")
+
+
+def _n(count: int, noun: str) -> str:
+    """``1 run``, ``2 runs``."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _require_store(db_path: str) -> None:
