@@ -144,7 +144,7 @@ def test_ingest_then_explain_and_stats(db):
     assert s["segments"]["boilerplate"]["segments"] > 10
     assert "thenewamerican.com" in s["top_boilerplate"]
     human = run("stats", "--db", db)
-    assert "5 articles from 4 outlets (1 article of unknown outlet); 1 run" in human.stdout
+    assert "5 articles from 4 outlets (1 article of unknown outlet); 2 runs" in human.stdout
 
 
 def test_explain_unknown_id_and_missing_store(db, tmp_path):
