@@ -80,12 +80,14 @@ class Article:
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
-    def from_dict(cls, record: dict[str, Any], **overrides: Any) -> Article:
+    def from_dict(cls, record: dict[str, Any], **options: Any) -> Article:
         """Build an article from a scraper's record (trafilatura, news-please, newspaper4k,
-        Scrapy field names are recognized); see :mod:`dedupe.fields`."""
+        Scrapy field names are recognized); ``options`` are those of
+        :func:`dedupe.fields.article_from_record` (``source``, ``preset``, ``fields``,
+        ``default_id``). ValueError naming the field and the problem if it cannot."""
         from dedupe.fields import article_from_record  # local: fields imports this module
 
-        return article_from_record(record, **overrides)
+        return article_from_record(record, **options)
 
 
 @dataclass(frozen=True)

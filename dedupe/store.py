@@ -446,7 +446,11 @@ class Store:
     """One SQLite file holding everything dedupe knows. Use as a context manager."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"a store is a file path or ':memory:', not {type(path).__name__}")
+        self.path = os.fspath(path)
+        if not isinstance(self.path, str):
+            raise TypeError("a store path must be text, not bytes")
         if self.path != ":memory:":
             p = Path(self.path)
             if p.exists() and p.is_dir():

@@ -156,6 +156,8 @@ class Tracker:
     # -- lifecycle -----------------------------------------------------------------------
 
     def close(self) -> None:
+        """Bring the stored verdicts up to date (a writer's closing flush), finish the run,
+        stop the workers and close the store; closing again does nothing."""
         # The steps run last to first, each one even if a later one failed: whatever the
         # closing flush meets, the run is marked finished (its batches are all committed;
         # stale verdicts stay noted for the next writer) and the store is closed.
@@ -259,6 +261,7 @@ class Tracker:
             self._finish_run()
 
     def count_rejected(self, n: int = 1) -> None:
+        """Count ``n`` input records the caller skipped on the current run."""
         self._run_counts[2] += n
 
     def record_progress(self, cursor: int) -> None:
@@ -445,6 +448,8 @@ class Tracker:
             ]
 
     def stats(self) -> dict[str, Any]:
+        """Articles per outlet, segments and characters per verdict, runs and the most
+        frequent boilerplate per outlet (the stored verdicts brought up to date first)."""
         with self._lock:
             if self._dirty:
                 self.flush()

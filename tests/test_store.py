@@ -174,3 +174,9 @@ def test_a_thread_writes_the_wal_back_while_the_store_is_open(tmp_path, monkeypa
     store.close()
     assert not thread.is_alive()
     assert Store(":memory:")._checkpointer is None
+
+
+def test_a_store_path_must_be_a_path():
+    for bad in (123, None, b"x.db"):
+        with pytest.raises(TypeError, match="store"):
+            Store(bad)
