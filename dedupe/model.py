@@ -199,9 +199,10 @@ class Result:
         return tuple(f for f in self.findings if f.rule.startswith("reuse"))
 
     def as_dict(self) -> dict[str, Any]:
-        """The output record: the input's unmapped fields, then dedupe's own. An input field
-        named like one of dedupe's (``source``, ``removed``...) keeps its value under
-        ``input_`` + its name, so nothing the input held is lost."""
+        """The output record: the input's unmapped fields, then dedupe's own, ``reused``
+        listing the text shared with other outlets' articles (kept unless ``strip_reused``).
+        An input field named like one of dedupe's (``source``, ``removed``...) keeps its value
+        under ``input_`` + its name, so nothing the input held is lost."""
         a = self.article
         own: dict[str, Any] = {
             "id": a.id,
@@ -212,6 +213,7 @@ class Result:
             "title": a.title,
             "text": self.text,
             "removed": [r.as_dict() for r in self.removed],
+            "reused": [f.as_dict() for f in self.reused],
         }
         taken = own.keys() | a.extra.keys()
         d: dict[str, Any] = {}

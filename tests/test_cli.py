@@ -34,7 +34,8 @@ def test_clean_samples_writes_every_article_as_json_lines(db):
     out = {d["id"]: d for d in lines(r)}
     assert sorted(out) == sorted(p.stem for p in SAMPLES.glob("*.txt"))
     for d in out.values():
-        assert {"id", "source", "url", "outlet", "published", "title", "text", "removed"} <= set(d)
+        keys = {"id", "source", "url", "outlet", "published", "title", "text", "removed", "reused"}
+        assert keys <= set(d)
         original = (SAMPLES / f"{d['id']}.txt").read_text(encoding="utf-8")
         for cut in d["removed"]:
             assert 0 <= cut["start"] < cut["end"] <= len(original)
@@ -213,6 +214,45 @@ def test_a_known_id_with_another_text_keeps_the_stored_one_and_says_so(db, tmp_p
     assert "first: id 'a'" in r.stderr
     (out,) = [json.loads(line) for line in run("clean", "--db", db).stdout.splitlines()]
     assert out["text"] == first["text"]
+
+
+def test_clean_lists_reused_text_both_ways(tmp_path):
+    shared = "The union said talks with the port operator would resume on Thursday night."
+    src = tmp_path / "re.jsonl"
+    src.write_text(
+        json.dumps(
+            {
+                "id": "a1",
+                "url": "https://a.example/1",
+                "published": "2024-05-01",
+                "text": "Dock workers stayed off the job for a third day on Monday.\n" + shared,
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {
+                "id": "b1",
+                "url": "https://b.example/1",
+                "published": "2024-05-02",
+                "text": "Our own lede about the harbour comes first here today.\n" + shared,
+            }
+        )
+        + "\n"
+    )
+    out = {d["id"]: d for d in lines(run("clean", "--db", ":memory:", str(src)))}
+    (origin,) = out["a1"]["reused"]
+    (copy,) = out["b1"]["reused"]
+    assert (origin["rule"], origin["verdict"], origin["matched"][0]["article"]) == (
+        "reuse-origin",
+        "kept",
+        "b1",
+    )
+    assert (copy["rule"], copy["verdict"], copy["matched"][0]["article"]) == (
+        "reuse",
+        "reused",
+        "a1",
+    )
+    assert out["b1"]["removed"] == [] and shared in out["b1"]["text"]  # kept unless asked
 
 
 def test_clean_without_inputs_needs_an_existing_store(tmp_path):
