@@ -604,7 +604,8 @@ def check_article(a: Article) -> None:
         if value is not None and not isinstance(value, str):
             raise ValueError(f"{name} must be a string or None, got {type_name(value)}")
     d = a.published
-    if d is not None:  # an implausible date is kept (it orders nothing), one UTC cannot hold not
+    # A date is kept even when implausible (it then orders nothing), unless UTC cannot hold it.
+    if d is not None:
         if not isinstance(d, dt.datetime):
             raise ValueError(f"published must be a datetime or None, got {type_name(d)}")
         try:
@@ -614,8 +615,8 @@ def check_article(a: Article) -> None:
             raise ValueError(f"published {d.isoformat()} is out of range in UTC") from None
     if not isinstance(a.extra, dict):
         raise ValueError(f"extra must be a dict, got {type_name(a.extra)}")
-    _check_unicode({"id": a.id, "text": a.text, "url": a.url, "outlet": a.outlet})
-    _check_unicode({"title": a.title, "source": a.source})
+    texts = {"id": a.id, "text": a.text, "url": a.url, "outlet": a.outlet, "title": a.title}
+    _check_unicode(texts | {"source": a.source})
     _check_unicode(a.extra)
 
 
