@@ -35,6 +35,28 @@ def cli() -> None:
     """Clean scraped news of boilerplate and repeats, and tell who copied whom."""
 
 
+class _Megabytes(click.ParamType):
+    """Megabytes, 0 or more, or ``none`` for no bound."""
+
+    name = "megabytes"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int | None:
+        if value is None or isinstance(value, int):
+            return value
+        if str(value).strip().lower() == "none":
+            return None
+        try:
+            mb = int(str(value).strip())
+        except ValueError:
+            self.fail(f"{value!r} is neither a number of megabytes nor 'none'", param, ctx)
+        if mb < 0:
+            self.fail(f"{mb} is below 0", param, ctx)
+        return mb
+
+
+_MEGABYTES = _Megabytes()
+
+
 def db_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--db",
@@ -97,10 +119,10 @@ def input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         envvar="DEDUPE_INDEX_MEMORY",
         show_envvar=True,
-        type=click.IntRange(0),
+        type=_MEGABYTES,
         metavar="MB",
-        help="LSH index held in memory; the largest parts past it are read from temporary"
-        " files beside the store (the results are the same).",
+        help="LSH index held in memory ('none': no bound); the largest parts past it are read"
+        " from temporary files beside the store (the results are the same).",
     )(fn)
     fn = click.option("--silent", is_flag=True, help="No progress bar.")(fn)
     return fn

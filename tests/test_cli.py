@@ -347,3 +347,7 @@ def test_index_memory_option_changes_no_output(tmp_path):
         cli, ["ingest", "--db", str(tmp_path / "c.db"), "--index-memory", "-1", str(SAMPLES)]
     )
     assert bad.exit_code == 2 and "--index-memory" in bad.output
+    unbounded = run("clean", "--db", str(tmp_path / "d.db"), "--index-memory", "none", str(SAMPLES))
+    assert unbounded.stdout == default.stdout
+    word = CliRunner().invoke(cli, ["clean", "--db", ":memory:", "--index-memory", "lots"])
+    assert word.exit_code == 2 and "neither a number of megabytes nor 'none'" in word.output
