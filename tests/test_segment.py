@@ -134,3 +134,11 @@ def test_chinese_and_japanese_sentences_end_at_full_width_marks_with_no_space():
         "港口管理局批准了新的渡轮码头。",
         "它将于明年春天开始施工。",
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab .\t\n\r\u2028\u2029\x85\f\v\x1c\u00a0\u3000", max_size=40))
+def test_blocks_are_the_stripped_non_blank_lines(text):
+    assert [text[s:e] for s, e in blocks(text)] == [
+        line.strip() for line in text.splitlines() if line.strip()
+    ]
