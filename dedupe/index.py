@@ -577,18 +577,37 @@ class SqliteIndex:
             raise
         sk_items = sk = None
         if all(r.sketches is not None for r in group):
-            its = np.concatenate([r.sketch_items for r in group])  # type: ignore[misc]
-            order = np.argsort(its, kind="stable")
-            sk_items = its[order]
-            sk = np.concatenate([r.sketches for r in group])[order]  # type: ignore[misc]
-            for r in group:
-                r.drop_sketches()
+            sk_items, sk = self._merged_sketches(group)
             self._insert([self._sketch_row(run, token, sk_items, sk)])
         self._delete(group)
         out = _Run(run, token, n, nb, entries, sk_items, sk)
         if spill is not None:
             out.use(spill)
         self._runs[run] = out
+
+    @staticmethod
+    def _merged_sketches(group: list[_Run]) -> tuple[np.ndarray, np.ndarray]:
+        """The group's sketches as one run's, in item order; each run's are let go as soon
+        as they are copied. Runs merged oldest first hold increasing ids (a new segment gets
+        the next id), so a copy in run order is nearly always sorted already: at a million
+        articles that is 16 million sketches, and sorting them through an index took three
+        copies at once (about 480 MB) where this takes one."""
+        its = np.concatenate([r.sketch_items for r in group])  # type: ignore[misc]
+        if its.size > 1 and not bool((its[1:] > its[:-1]).all()):
+            order = np.argsort(its, kind="stable")
+            sk = np.concatenate([r.sketches for r in group])[order]  # type: ignore[misc]
+            for r in group:
+                r.drop_sketches()
+            return its[order], sk
+        width = group[0].sketches.shape[1]  # type: ignore[union-attr]
+        sk = np.empty((its.size, width), dtype=_U32)
+        at = 0
+        for r in group:
+            m = len(r.sketch_items)  # type: ignore[arg-type]
+            sk[at : at + m] = r.sketches
+            at += m
+            r.drop_sketches()
+        return its, sk
 
     # -- the interface ------------------------------------------------------------------
 

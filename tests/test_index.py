@@ -352,3 +352,29 @@ def test_a_store_reopened_on_a_small_budget_reads_its_largest_runs_from_disk(tmp
 def test_a_negative_budget_is_refused():
     with pytest.raises(ValueError, match="memory budget"):
         SqliteIndex(sqlite3.connect(":memory:"), memory=-1)
+
+
+@pytest.mark.parametrize("order", ["oldest first", "newest first", "shuffled"])
+def test_merged_runs_keep_each_item_s_own_sketch(tmp_path, order):
+    """A merge copies the sketches in run order when the ids rise from run to run (the usual
+    case) and sorts them when they do not; either way each item keeps its own sketch, in
+    memory and when read back from the table."""
+    store, idx = index(tmp_path)
+    n = SqliteIndex.FANOUT
+    batches = [list(range(10 * k + 1, 10 * k + 4)) for k in range(n)]
+    if order == "newest first":
+        batches.reverse()
+    elif order == "shuffled":
+        batches = [batches[2], batches[0], batches[3], batches[1]]
+    _fingerprints(store, [i for b in batches for i in b])
+    for b in batches:
+        keys = np.array([[i, 7] for i in b], dtype=np.int64)
+        sketches = np.array([[i, 2 * i, 3 * i] for i in b], dtype=np.uint32)
+        idx.add(b, keys, sketches)
+    (run,) = idx._runs.values()  # all merged into one
+    items = np.array(sorted(i for b in batches for i in b), dtype=np.uint32)
+    assert run.sketch_items.tolist() == items.tolist()
+    for held in (run, SqliteIndex(store.conn)._read(run.run, run.token)):
+        got = held.sketches[held.sketch_rows(items)]
+        assert got.tolist() == [[i, 2 * i, 3 * i] for i in items.tolist()]
+    store.close()
