@@ -561,10 +561,10 @@ class SqliteIndex:
         spill = None if in_memory else _Spill(n, nb, self.spill_dir)
         try:
             for b in range(nb):
-                # Each run is sorted: the stable sort (a merge sort) mostly merges them.
-                band = np.sort(
-                    np.concatenate([self._read_band(r.run, b) for r in group]), kind="stable"
-                )
+                # Each run is sorted: the stable sort (a merge sort) mostly merges them, in
+                # place (a sorted copy would double the band's memory).
+                band = np.concatenate([self._read_band(r.run, b) for r in group])
+                band.sort(kind="stable")
                 self._insert([self._band_row(run, b, token, band)])
                 if entries is not None:
                     entries[b * n : (b + 1) * n] = band
