@@ -258,6 +258,9 @@ class Tracker:
         """Mark the run :meth:`begin_run` recorded as finished (closing does it too): after
         its last batch, so a failure later on (writing its output) leaves nothing to resume."""
         with self._lock:
+            # Still a writer: closing brings the stored verdicts up to date, those a killed
+            # run left stale included (a resumed run may have nothing left to add).
+            self._dirty = self._dirty or self._run is not None
             self._finish_run()
 
     def count_rejected(self, n: int = 1) -> None:

@@ -782,3 +782,19 @@ def test_two_threads_starting_the_workers_at_once_start_one_pool(tmp_path, monke
         for th in threads:
             th.join()
         assert len(started) == 1 and got[0] is got[1]
+
+
+def test_a_run_ended_before_closing_still_flushes_what_a_killed_run_left_stale(tmp_path):
+    """A resumed run may have nothing left to add; ending it early (before the command's
+    output) must not stop the closing flush of the stale articles the killed run noted."""
+    db = tmp_path / "r.db"
+    with Tracker(db, workers=0) as t:
+        t.add_many([{"id": "a", "text": "Some words here."}, {"id": "b", "text": "Other words."}])
+    with Tracker(db, workers=0) as t:
+        t.store.mark_stale(["a", "b"])  # as a killed run leaves them
+    t = Tracker(db, workers=0)
+    t.begin_run("clean", ["in.jsonl"])
+    t.end_run()
+    t.close()
+    with Tracker(db, workers=0) as t:
+        assert t.store.count_stale() == 0
