@@ -292,8 +292,8 @@ class _Spill:
         self.keymap = (np.empty(nbands * ((1 << t) // 8), dtype=np.uint8), t) if t else None
         self._write(_PAD, 8 * total)
 
-    def _write(self, data: bytes, at: int) -> None:
-        view = memoryview(data)
+    def _write(self, data: bytes | np.ndarray, at: int) -> None:
+        view = memoryview(data).cast("B")  # an array is written as it lies, without a copy
         while view:
             done = os.pwrite(self.fd, view, at)
             view, at = view[done:], at + done
@@ -301,7 +301,7 @@ class _Spill:
     def put(self, band: int, entries: np.ndarray) -> None:
         """Write one band's sorted entries (the bands in any order)."""
         at = band * self.n
-        self._write(entries.astype("<u8").tobytes(), 8 * at)
+        self._write(np.ascontiguousarray(entries, dtype="<u8"), 8 * at)
         # fence entry k is the entry at k * _BLOCK + _BLOCK - 1
         k0, k1 = at // _BLOCK, (at + len(entries)) // _BLOCK
         self.fence[k0:k1] = entries[k0 * _BLOCK + _BLOCK - 1 - at :: _BLOCK][: k1 - k0]
@@ -471,14 +471,16 @@ class SqliteIndex:
 
     @staticmethod
     def _band_row(run: int, band: int, token: int, e: np.ndarray) -> tuple[Any, ...]:
-        return (
-            run,
-            band,
-            token,
-            len(e),
-            ((e >> _KEY_SHIFT) & _KEY_MASK).astype("<u4").tobytes(),
-            (e & _ITEM_MASK).astype("<u4").tobytes(),
-        )
+        """A band's table row. The key and item columns go to SQLite as array buffers (bound
+        as BLOBs, with no bytes copy), one temporary alive at a time: a merged band of a large
+        store is tens of megabytes."""
+        wide = e >> _KEY_SHIFT
+        np.bitwise_and(wide, _KEY_MASK, out=wide)
+        keys = wide.astype("<u4")
+        np.bitwise_and(e, _ITEM_MASK, out=wide)
+        items = wide.astype("<u4")
+        del wide
+        return run, band, token, len(e), memoryview(keys), memoryview(items)
 
     @staticmethod
     def _sketch_row(
@@ -489,8 +491,8 @@ class SqliteIndex:
             SKETCH_BAND,
             token,
             len(items),
-            items.astype("<u4").tobytes(),
-            np.ascontiguousarray(sketches, dtype="<u4").tobytes(),
+            memoryview(np.ascontiguousarray(items, dtype="<u4")),
+            memoryview(np.ascontiguousarray(sketches, dtype="<u4")),  # no bytes copy
         )
 
     def _write(
