@@ -2,6 +2,7 @@
 
 import datetime as dt
 import itertools
+import json
 import sqlite3
 
 import pytest
@@ -21,11 +22,18 @@ def verdict_of(result, needle):
 
 
 def stored_is_fresh(t, r, label) -> None:
-    """The verdict and rule stored for each segment of result ``r`` are those just judged."""
+    """The verdict and rule stored for each segment of result ``r`` are those just judged, and
+    so are the reason and the matched articles, but for furniture (its count of carriers is
+    not kept up to date in every carrier)."""
     stored = t.store.conn.execute(
-        "SELECT verdict, rule FROM segments WHERE article = ? ORDER BY idx", (r.article.id,)
+        "SELECT verdict, rule, reason, matched FROM segments WHERE article = ? ORDER BY idx",
+        (r.article.id,),
     ).fetchall()
-    assert stored == [(f.verdict, f.rule) for f in r.findings], label
+    assert [row[:2] for row in stored] == [(f.verdict, f.rule) for f in r.findings], label
+    for (_v, rule, reason, matched), f in zip(stored, r.findings):
+        if rule != "recurrence":
+            ids = [m["article"] for m in json.loads(matched)]
+            assert (reason, ids) == (f.reason, [m.article for m in f.matched]), (label, rule)
 
 
 def test_boilerplate_recurring_in_an_outlet_is_stripped_from_every_article(articles):
@@ -638,6 +646,38 @@ def test_the_origin_of_a_text_in_many_outlets_is_judged_again_when_an_earlier_on
             "SELECT verdict, rule FROM segments WHERE article = 'origin' AND idx = 1"
         ).fetchone()
         assert stored == ("reused", "reuse")
+
+
+def test_a_new_carrier_notes_only_the_carriers_whose_verdicts_it_can_change(tmp_path):
+    """A later copy of a wire text notes its origin (its later copies change), not the
+    earliest carriers of the other outlets (their source stays theirs); an earlier one notes
+    them all; a line already furniture of an outlet notes nobody."""
+    wire = SHARED[2]
+    furniture = SHARED[4]
+
+    def art(aid: str, outlet: str, d: int, *lines: str) -> Article:
+        return Article(id=aid, outlet=outlet, published=day(d), text="\n\n".join([aid, *lines]))
+
+    def stale(t: Tracker) -> set[str]:
+        return {a for (a,) in t.store.conn.execute("SELECT article FROM stale")}
+
+    with Tracker(tmp_path / "s.db", workers=0) as t:
+        t.add_many(
+            [art("origin", "z.example", 1, wire)]
+            + [art(f"b{i}", f"b{i}.example", 2, wire) for i in range(3)]
+            + [art(f"f{i}", "f.example", 3 + i, furniture) for i in range(3)]
+        )
+        t.flush()
+        t.add(art("later", "c.example", 5, wire))
+        assert stale(t) == {"origin"}
+        t.flush()
+        t.add(art("f3", "f.example", 9, furniture))
+        assert stale(t) == set()
+        t.add(art("earlier", "d.example", 0, wire))
+        assert stale(t) == {"origin", "b0", "b1", "b2", "later"}
+        t.flush()
+        for r in t.results():
+            stored_is_fresh(t, r, r.article.id)
 
 
 def test_an_index_read_from_disk_changes_no_result(tmp_path):
