@@ -1189,49 +1189,56 @@ def _count_carriers(
     # copy of its own outlet's earlier text): of the batch's texts and of their near copies,
     # whose groups hold the batch's texts. The earliest ones first: the origin among them.
     # (every new edge has an end among the batch's texts: its other end is a near copy)
-    # Of those, a later arrival changes only the earliest (its count of later outlets, its
-    # later copies, or it becomes an origin): the others have an earlier source already,
-    # which stays theirs. So past the earliest, only those later than the batch's earliest
-    # carrier of the text (or of a near copy) are noted. A text that was furniture already
-    # stays furniture in every article carrying it: none is noted (the count its reason
-    # gives is the one it was judged with).
+    # Of those, a later arrival changes the earliest (its count of later outlets, its later
+    # copies, or it becomes an origin) and the earliest of its own outlet (a count of that
+    # outlet's carriers judges a byline, or a text no other outlet carries): the others
+    # have an earlier source already, which stays theirs. So past those, only the ones later
+    # than the batch's earliest carrier of the text (or of a near copy) are noted. A text
+    # that was furniture already stays furniture in every article carrying it: none is
+    # noted (the count its reason gives is the one it was judged with).
     extra = {o for near in linked.values() for o, _ in near} - batch_fps
     rows_extra = store.carriers_many(extra) if extra else {}
-    since = _earliest_new(agg, linked)
+    since, grown = _batch_reach(agg, linked)
     floor = min(since.values(), default="")
     for fp in sorted(batch_fps | extra):
         before = existing.get(fp, ()) if fp in merged else rows_extra.get(fp, ())
         if any(row[0].startswith("=") and row[1] >= k for row in before):
             continue
         if fp in merged:
-            firsts = sorted((fkey, first) for _n, first, fkey in merged[fp].values())
+            firsts = sorted((fkey, first, o) for o, (_n, first, fkey) in merged[fp].items())
         else:
-            firsts = sorted((fkey, first) for _o, _n, first, fkey in rows_extra.get(fp, ()))
-        after = since.get(fp, floor)
+            firsts = sorted((fkey, first, o) for o, _n, first, fkey in rows_extra.get(fp, ()))
+        after, outs = since.get(fp, floor), grown.get(fp, ())
         affected.update(
             first
-            for i, (key, first) in enumerate(firsts[:MAX_REJUDGE_OUTLETS])
-            if i == 0 or key > after
+            for i, (key, first, okey) in enumerate(firsts[:MAX_REJUDGE_OUTLETS])
+            if i == 0 or key > after or okey in outs
         )
     return affected, linked
 
 
-def _earliest_new(
+def _batch_reach(
     agg: dict[tuple[int, str], list[Any]], linked: dict[int, list[tuple[int, float]]]
-) -> dict[int, str]:
-    """Per text, the order key of the batch's earliest article carrying it or a near copy of
-    it (the batch's texts and their near copies; ``agg`` as :func:`_count_carriers` builds it)."""
+) -> tuple[dict[int, str], dict[int, set[str]]]:
+    """Per text the batch carries, or a near copy of one: the order key of the batch's
+    earliest article carrying it or a near copy, and the outlets of the batch's carriers
+    (``agg`` as :func:`_count_carriers` builds it)."""
     own: dict[int, str] = {}
-    for (fp, _okey), cur in agg.items():
+    outs: dict[int, set[str]] = {}
+    for (fp, okey), cur in agg.items():
         if fp not in own or cur[1] < own[fp]:
             own[fp] = cur[1]
+        outs.setdefault(fp, set()).add(okey)
     since = dict(own)
+    grown = {fp: set(o) for fp, o in outs.items()}
     for a, near in linked.items():
         for o, _sim in near:
             for x, y in ((a, o), (o, a)):
-                if x in own and (y not in since or own[x] < since[y]):
-                    since[y] = own[x]
-    return since
+                if x in own:
+                    if y not in since or own[x] < since[y]:
+                        since[y] = own[x]
+                    grown.setdefault(y, set()).update(outs[x])
+    return since, grown
 
 
 def _groups_tipped(

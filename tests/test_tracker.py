@@ -574,6 +574,12 @@ SHARED = [
     "Officials said the shelters were full for a third day in a row on the border.",
     "Officials said the shelters had been full for a third day in a row on the border.",
     "Subscribe to our newsletter for the latest local news delivered every morning.",
+    # a byline (never reuse: judged on its own outlet's count) and a near copy of it
+    "By John Smith and Mary Jones",
+    "By John Smith and Mary Jones, Staff",
+    # near copies of the furniture line, and of SHARED[3] but not of SHARED[2]
+    "Subscribe to our newsletter for the latest local news delivered every single morning.",
+    "Officials said the shelters had been full for a third straight day in a row on the border.",
 ]
 
 
@@ -581,18 +587,19 @@ SHARED = [
 @given(
     st.lists(
         st.tuples(
-            st.sets(st.integers(0, len(SHARED) - 1), max_size=3),  # the shared lines it carries
-            st.sampled_from(["o1.example", "o2.example", "o3.example", None]),
-            st.integers(0, 4),  # its day
+            st.sets(st.integers(0, len(SHARED) - 1), max_size=4),  # the shared lines it carries
+            st.sampled_from(["o1.example", "o2.example", "o3.example", "o4.example", None]),
+            st.one_of(st.none(), st.integers(0, 4)),  # its day, or undated
         ),
         min_size=2,
-        max_size=9,
+        max_size=10,
     ),
     st.lists(st.integers(1, 4), min_size=1, max_size=9),  # batch sizes, cycled
 )
 def test_stored_verdicts_equal_a_fresh_judgment_whatever_the_order_and_batches(arts, sizes):
-    """Exact and near copies of a few lines across outlets and days: after a writer closes,
-    every stored verdict and rule is what a fresh judgment says."""
+    """Exact and near copies of a few lines (a byline among them) across outlets and days,
+    undated ones too: after a writer closes, every stored verdict and rule is what a fresh
+    judgment says."""
     import tempfile
     from pathlib import Path
 
@@ -600,7 +607,7 @@ def test_stored_verdicts_equal_a_fresh_judgment_whatever_the_order_and_batches(a
         Article(
             id=f"x{i}",
             outlet=outlet,
-            published=day(d),
+            published=None if d is None else day(d),
             text="\n\n".join(
                 [STORIES[1 + i % 3].split(". ")[0] + f" Item {i}."]
                 + [SHARED[j] for j in sorted(lines)]
@@ -676,6 +683,28 @@ def test_a_new_carrier_notes_only_the_carriers_whose_verdicts_it_can_change(tmp_
         t.add(art("earlier", "d.example", 0, wire))
         assert stale(t) == {"origin", "b0", "b1", "b2", "later"}
         t.flush()
+        for r in t.results():
+            stored_is_fresh(t, r, r.article.id)
+
+
+def test_a_later_carrier_of_a_byline_notes_the_earliest_of_its_own_outlet(tmp_path):
+    """A byline is never reuse: it is judged on its own outlet's count ("unique", then
+    "earliest of 2 articles of this outlet"), which a later article of that outlet changes,
+    although another outlet carried the line first."""
+    by = "By John Smith and Mary Jones"
+
+    def art(aid: str, outlet: str, d: int) -> Article:
+        return Article(
+            id=aid, outlet=outlet, published=day(d), text=f"Story {aid} opens here today.\n\n{by}"
+        )
+
+    with Tracker(tmp_path / "s.db", workers=0) as t:
+        t.add_many([art("p1", "p.example", 1), art("x", "o.example", 2)])
+        t.flush()
+        t.add(art("n", "o.example", 3))
+        assert {a for (a,) in t.store.conn.execute("SELECT article FROM stale")} == {"p1", "x"}
+        t.flush()
+        assert verdict_of(t.result("x"), "John Smith") == ("kept", "same-outlet")
         for r in t.results():
             stored_is_fresh(t, r, r.article.id)
 
