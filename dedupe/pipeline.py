@@ -1231,13 +1231,11 @@ def _batch_reach(
         outs.setdefault(fp, set()).add(okey)
     since = dict(own)
     grown = {fp: set(o) for fp, o in outs.items()}
-    for a, near in linked.items():
-        for o, _sim in near:
-            for x, y in ((a, o), (o, a)):
-                if x in own:
-                    if y not in since or own[x] < since[y]:
-                        since[y] = own[x]
-                    grown.setdefault(y, set()).update(outs[x])
+    for x, key in own.items():  # ``linked`` lists the near copies of each of the batch's texts
+        for y, _sim in linked.get(x, ()):
+            if y not in since or key < since[y]:
+                since[y] = key
+            grown.setdefault(y, set()).update(outs[x])
     return since, grown
 
 
