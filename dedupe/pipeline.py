@@ -1141,16 +1141,23 @@ def _count_carriers(
         else:
             n_old, first_old, fkey_old = old
             n = n_old + cnt
-            if fkey < fkey_old:
-                affected.add(first_old)
-            else:
-                first, fkey = first_old, fkey_old
             # the stored carriers: the first and the others kept with it (a store older
             # than that column keeps none: they are looked up)
             kept = others_of.get((fp, okey))
             stored = [first_old] + (kept or [])
             known = n_old == 1 or kept is not None
             held = stored + ids if known else None
+            if fkey < fkey_old:
+                # an earlier first: the outlet's later carriers (copies of its first, below
+                # the count) now name it as their source
+                affected.add(first_old)
+                if n_old < k:
+                    if known:
+                        affected.update(stored)
+                    elif okey.startswith("="):
+                        crossing.append((fp, okey[1:]))
+            else:
+                first, fkey = first_old, fkey_old
             if okey.startswith("=") and n_old < k <= n:
                 tipped.add(fp)
                 if known:

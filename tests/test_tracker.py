@@ -595,11 +595,12 @@ SHARED = [
         max_size=10,
     ),
     st.lists(st.integers(1, 4), min_size=1, max_size=9),  # batch sizes, cycled
+    st.sampled_from([3, 4]),  # the boilerplate count
 )
-def test_stored_verdicts_equal_a_fresh_judgment_whatever_the_order_and_batches(arts, sizes):
+def test_stored_verdicts_equal_a_fresh_judgment_whatever_the_order_and_batches(arts, sizes, k):
     """Exact and near copies of a few lines (a byline among them) across outlets and days,
-    undated ones too: after a writer closes, every stored verdict and rule is what a fresh
-    judgment says."""
+    undated ones too, at two boilerplate counts: after a writer closes, every stored verdict
+    and rule is what a fresh judgment says."""
     import tempfile
     from pathlib import Path
 
@@ -617,13 +618,13 @@ def test_stored_verdicts_equal_a_fresh_judgment_whatever_the_order_and_batches(a
     ]
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "s.db"
-        with Tracker(db, workers=0) as t:
-            k = 0
+        with Tracker(db, params=Params(min_outlet_articles=k), workers=0) as t:
+            at = 0
             for n in itertools.cycle(sizes):
-                if k >= len(articles):
+                if at >= len(articles):
                     break
-                t.add_many(articles[k : k + n])
-                k += n
+                t.add_many(articles[at : at + n])
+                at += n
         with Tracker(db, workers=0) as t:
             for r in t.results():
                 stored_is_fresh(t, r, r.article.id)
@@ -705,6 +706,29 @@ def test_a_later_carrier_of_a_byline_notes_the_earliest_of_its_own_outlet(tmp_pa
         assert {a for (a,) in t.store.conn.execute("SELECT article FROM stale")} == {"p1", "x"}
         t.flush()
         assert verdict_of(t.result("x"), "John Smith") == ("kept", "same-outlet")
+        for r in t.results():
+            stored_is_fresh(t, r, r.article.id)
+
+
+def test_an_earlier_carrier_of_an_outlet_notes_the_copies_that_named_the_old_first(tmp_path):
+    """Below the boilerplate count, the later carriers of a line in one outlet are copies of
+    that outlet's earliest one: an earlier article of the outlet becomes their source, so the
+    reasons and matched articles stored for them must name it."""
+    line = "Our newsroom corrects errors promptly and notes every change at the end."
+
+    def art(aid: str, d: int) -> Article:
+        return Article(
+            id=aid, outlet="o.example", published=day(d), text=f"Story {aid} opens here.\n\n{line}"
+        )
+
+    with Tracker(tmp_path / "s.db", params=Params(min_outlet_articles=4), workers=0) as t:
+        t.add_many([art("o1", 2), art("o2", 3)])
+        t.flush()
+        t.add(art("o0", 1))
+        assert {a for (a,) in t.store.conn.execute("SELECT article FROM stale")} == {"o1", "o2"}
+        t.flush()
+        (f,) = [f for f in t.result("o2").findings if f.rule == "same-outlet-copy"]
+        assert [m.article for m in f.matched] == ["o0"]
         for r in t.results():
             stored_is_fresh(t, r, r.article.id)
 
