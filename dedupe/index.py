@@ -49,6 +49,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from . import blobs
+
 
 class Index(Protocol):
     """What the tracker needs from an LSH index."""
@@ -431,69 +433,97 @@ class SqliteIndex:
         entries = np.empty(nb * n, dtype=_U64) if in_memory else None
         spill = None if in_memory else _Spill(n, nb, self.spill_dir)
         sketch_items = sketches = None
-        for band, k, i in self.conn.execute(
-            "SELECT band, keys, items FROM lsh_runs WHERE run = ? ORDER BY band", (run,)
-        ):
-            if band == SKETCH_BAND:
-                sketch_items = np.frombuffer(k, dtype="<u4")
-                sketches = np.frombuffer(i, dtype="<u4").reshape(len(sketch_items), -1)
-                continue
-            if entries is not None:
-                entries[band * n : (band + 1) * n] = self._band(band, k, i)
-                continue
-            spill.put(band, self._band(band, k, i))  # type: ignore[union-attr]
+        rows = self.conn.execute(
+            "SELECT id, band FROM lsh_runs WHERE run = ? ORDER BY band", (run,)
+        ).fetchall()
+        try:
+            for rowid, band in rows:
+                if band == SKETCH_BAND:
+                    sketch_items = blobs.read(self.conn, "lsh_runs", "keys", rowid, "<u4")
+                    sketches = blobs.read(self.conn, "lsh_runs", "items", rowid, "<u4")
+                    sketches = sketches.reshape(len(sketch_items), -1)
+                elif entries is not None:
+                    self._fill(rowid, band, entries[band * n : (band + 1) * n])
+                else:
+                    one = np.empty(n, dtype=_U64)
+                    self._fill(rowid, band, one)
+                    spill.put(band, one)  # type: ignore[union-attr]
+                    del one
+        except BaseException:
+            if spill is not None:
+                spill.close()
+            raise
         out = _Run(run, token, n, nb, entries, sketch_items, sketches)
         if spill is not None:
             out.use(spill)
         return out
 
-    @staticmethod
-    def _band(band: int, keys: bytes, items: bytes) -> np.ndarray:
-        return _entries(band, np.frombuffer(keys, dtype="<u4"), np.frombuffer(items, dtype="<u4"))
+    def _fill(self, rowid: int, band: int, out: np.ndarray) -> None:
+        """Fill ``out`` with the entries of the band stored in row ``rowid``, a piece of its
+        BLOBs at a time."""
+        at = 0
+        keys = blobs.pieces(self.conn, "lsh_runs", "keys", rowid, "<u4")
+        items = blobs.pieces(self.conn, "lsh_runs", "items", rowid, "<u4")
+        for k, i in zip(keys, items):
+            if at + len(k) > len(out) or len(i) != len(k):
+                break
+            out[at : at + len(k)] = _entries(band, k, i)
+            at += len(k)
+        if at != len(out):
+            raise sqlite3.DatabaseError(
+                f"lsh_runs row {rowid}: band {band} does not hold {len(out)} entries"
+            )
 
-    def _read_band(self, run: int, band: int) -> np.ndarray:
-        k, i = self.conn.execute(
-            "SELECT keys, items FROM lsh_runs WHERE run = ? AND band = ?", (run, band)
+    def _fill_band(self, run: int, band: int, out: np.ndarray) -> None:
+        (rowid,) = self.conn.execute(
+            "SELECT id FROM lsh_runs WHERE run = ? AND band = ?", (run, band)
         ).fetchone()
-        return self._band(band, k, i)
+        self._fill(rowid, band, out)
 
     def _new_run(self) -> tuple[int, int]:
         """A run id and a random token for a run about to be written."""
         row = self.conn.execute("SELECT COALESCE(MAX(run), 0) + 1 FROM lsh_runs").fetchone()
         return int(row[0]), int.from_bytes(os.urandom(8), "little") >> 1
 
-    def _insert(self, rows: list[tuple[int, int, int, int, bytes, bytes]]) -> None:
-        self.conn.executemany(
-            "INSERT INTO lsh_runs (run, band, token, n, keys, items) VALUES (?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-        self._last = (rows[-1][0], rows[-1][2])
+    def _insert(self, row: dict[str, Any]) -> None:
+        """Write one row of ``lsh_runs`` (its BLOBs a piece at a time when large)."""
+        blobs.insert(self.conn, "lsh_runs", row)
+        self._last = (row["run"], row["token"])
 
     @staticmethod
-    def _band_row(run: int, band: int, token: int, e: np.ndarray) -> tuple[Any, ...]:
-        """A band's table row. The key and item columns go to SQLite as array buffers (bound
-        as BLOBs, with no bytes copy), one temporary alive at a time: a merged band of a large
-        store is tens of megabytes."""
-        wide = e >> _KEY_SHIFT
-        np.bitwise_and(wide, _KEY_MASK, out=wide)
-        keys = wide.astype("<u4")
-        np.bitwise_and(e, _ITEM_MASK, out=wide)
-        items = wide.astype("<u4")
-        del wide
-        return run, band, token, len(e), memoryview(keys), memoryview(items)
+    def _band_row(run: int, band: int, token: int, e: np.ndarray) -> dict[str, Any]:
+        """A band's table row: its keys and items are made from ``e`` a piece at a time as
+        they are written (a merged band of a large store is tens of megabytes)."""
+        u4 = np.dtype("<u4")
+
+        def keys(i: int, j: int) -> np.ndarray:
+            return ((e[i:j] >> _KEY_SHIFT) & _KEY_MASK).astype(u4)
+
+        def items(i: int, j: int) -> np.ndarray:
+            return (e[i:j] & _ITEM_MASK).astype(u4)
+
+        n = len(e)
+        return {
+            "run": run,
+            "band": band,
+            "token": token,
+            "n": n,
+            "keys": blobs.Lazy(n, u4, keys),
+            "items": blobs.Lazy(n, u4, items),
+        }
 
     @staticmethod
     def _sketch_row(
         run: int, token: int, items: np.ndarray, sketches: np.ndarray
-    ) -> tuple[Any, ...]:
-        return (
-            run,
-            SKETCH_BAND,
-            token,
-            len(items),
-            memoryview(np.ascontiguousarray(items, dtype="<u4")),
-            memoryview(np.ascontiguousarray(sketches, dtype="<u4")),  # no bytes copy
-        )
+    ) -> dict[str, Any]:
+        return {
+            "run": run,
+            "band": SKETCH_BAND,
+            "token": token,
+            "n": len(items),
+            "keys": np.ascontiguousarray(items, dtype="<u4"),
+            "items": np.ascontiguousarray(sketches, dtype="<u4"),
+        }
 
     def _write(
         self,
@@ -502,10 +532,10 @@ class SqliteIndex:
         sketches: np.ndarray | None = None,
     ) -> _Run:
         run, token = self._new_run()
-        rows = [self._band_row(run, b, token, e) for b, e in enumerate(bands)]
+        for b, e in enumerate(bands):
+            self._insert(self._band_row(run, b, token, e))
         if sketch_items is not None and sketches is not None:
-            rows.append(self._sketch_row(run, token, sketch_items, sketches))
-        self._insert(rows)
+            self._insert(self._sketch_row(run, token, sketch_items, sketches))
         n = len(bands[0]) if bands else 0
         entries = np.concatenate(bands) if bands else np.zeros(0, dtype=_U64)
         out = _Run(run, token, n, len(bands), entries, sketch_items, sketches)
@@ -565,9 +595,13 @@ class SqliteIndex:
             for b in range(nb):
                 # Each run is sorted: the stable sort (a merge sort) mostly merges them, in
                 # place (a sorted copy would double the band's memory).
-                band = np.concatenate([self._read_band(r.run, b) for r in group])
+                band = np.empty(n, dtype=_U64)
+                at = 0
+                for r in group:
+                    self._fill_band(r.run, b, band[at : at + r.n])
+                    at += r.n
                 band.sort(kind="stable")
-                self._insert([self._band_row(run, b, token, band)])
+                self._insert(self._band_row(run, b, token, band))
                 if entries is not None:
                     entries[b * n : (b + 1) * n] = band
                 if spill is not None:
@@ -580,7 +614,7 @@ class SqliteIndex:
         sk_items = sk = None
         if all(r.sketches is not None for r in group):
             sk_items, sk = self._merged_sketches(group)
-            self._insert([self._sketch_row(run, token, sk_items, sk)])
+            self._insert(self._sketch_row(run, token, sk_items, sk))
         self._delete(group)
         out = _Run(run, token, n, nb, entries, sk_items, sk)
         if spill is not None:

@@ -378,3 +378,36 @@ def test_merged_runs_keep_each_item_s_own_sketch(tmp_path, order):
         got = held.sketches[held.sketch_rows(items)]
         assert got.tolist() == [[i, 2 * i, 3 * i] for i in items.tolist()]
     store.close()
+
+
+@pytest.mark.parametrize("handles", [True, False])
+def test_runs_written_and_read_in_pieces_are_the_runs_written_whole(monkeypatch, handles):
+    """Merged runs written and read back through blob handles, a few bytes at a time, leave
+    the same table and give the same answers, in memory and on disk."""
+    from dedupe import blobs
+
+    if handles and not blobs.HANDLES:
+        pytest.skip("this Python has no blob handles")
+    tables, answers = [], []
+    for piece in (1 << 22, 12):
+        monkeypatch.setattr(blobs, "PIECE", piece)
+        monkeypatch.setattr(blobs, "HANDLES", handles and piece == 12)
+        conn = sqlite3.connect(":memory:")
+        conn.execute(
+            "CREATE TABLE lsh_runs (id INTEGER PRIMARY KEY, run, band, token, n, keys, items)"
+        )
+        idx = SqliteIndex(conn)
+        idx.FANOUT = 2
+        rng = _same_adds([idx], [40, 30, 50, 20, 60], 3, 500)
+        query = rng.integers(0, 500, size=(80, 3), dtype=np.int64)
+        tables.append(
+            conn.execute(
+                "SELECT run, band, n, keys, items FROM lsh_runs ORDER BY run, band"
+            ).fetchall()
+        )
+        for memory in (None, 0):  # read again: in memory, then from spill files
+            again = SqliteIndex(conn, memory=memory)
+            answers.append([a.tolist() for a in again.candidate_pairs(query, 100)])
+            answers.append(again._runs[max(again._runs)].sketches.tolist())
+    assert tables[0] == tables[1] and len({r[0] for r in tables[0]}) < 5  # merged
+    assert answers == answers[:2] * 4 and answers[0][0]
