@@ -11,7 +11,7 @@ BLOBs are bound and selected whole (same bytes, more memory).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,53 +24,75 @@ HANDLES = hasattr(sqlite3.Connection, "blobopen")
 
 
 @dataclass(frozen=True)
-class Lazy:
-    """A BLOB of ``count`` values of ``dtype`` made a slice at a time: ``make(i, j)`` returns
-    values ``i`` to ``j``. It never exists whole in memory when written through a handle."""
+class Stream:
+    """A BLOB of ``nbytes`` bytes made as it is written: ``parts()`` yields its pieces in
+    order (arrays of any size). Written through a handle, it never exists whole in memory."""
 
-    count: int
-    dtype: np.dtype[Any]
-    make: Callable[[int, int], np.ndarray]
+    nbytes: int
+    parts: Callable[[], Iterable[np.ndarray]]
 
-    @property
-    def nbytes(self) -> int:
-        return self.count * self.dtype.itemsize
-
-    def whole(self) -> np.ndarray:
-        return np.ascontiguousarray(self.make(0, self.count), dtype=self.dtype)
-
-
-Source = np.ndarray | Lazy
+    def whole(self, where: str) -> np.ndarray:
+        """Every byte at once (for Python without blob handles)."""
+        parts = [np.ascontiguousarray(p).view(np.uint8).ravel() for p in self.parts()]
+        out = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)
+        _check(where, out.size, self.nbytes)
+        return out
 
 
-def _pieces_of(src: Source) -> Iterator[memoryview]:
-    if isinstance(src, Lazy):
-        step = max(1, PIECE // src.dtype.itemsize)
-        for i in range(0, src.count, step):
-            part = np.ascontiguousarray(src.make(i, min(i + step, src.count)), dtype=src.dtype)
-            yield memoryview(part).cast("B")
-        return
-    flat = memoryview(np.ascontiguousarray(src)).cast("B")
+def _check(where: str, made: int, announced: int) -> None:
+    if made != announced:
+        raise ValueError(f"{where}: {made} bytes made, {announced} announced")
+
+
+def sliced(count: int, dtype: Any, make: Callable[[int, int], np.ndarray]) -> Stream:
+    """A :class:`Stream` of ``count`` values of ``dtype``, ``make(i, j)`` giving values ``i``
+    to ``j``, a piece at a time."""
+    dt = np.dtype(dtype)
+    step = max(1, PIECE // dt.itemsize)
+
+    def parts() -> Iterator[np.ndarray]:
+        for i in range(0, count, step):
+            yield np.ascontiguousarray(make(i, min(i + step, count)), dtype=dt)
+
+    return Stream(count * dt.itemsize, parts)
+
+
+Source = np.ndarray | Stream
+
+
+def _bytes_of(part: np.ndarray) -> Iterator[memoryview]:
+    flat = memoryview(np.ascontiguousarray(part)).cast("B")
     for i in range(0, len(flat), PIECE):
         yield flat[i : i + PIECE]
 
 
+def _write(blob: Any, src: Source, where: str) -> None:
+    done = 0
+    for part in src.parts() if isinstance(src, Stream) else [src]:
+        for piece in _bytes_of(part):
+            blob.write(piece)
+            done += len(piece)
+    _check(where, done, src.nbytes)
+
+
 def insert(conn: sqlite3.Connection, table: str, row: Mapping[str, Any]) -> int:
     """Insert ``row`` (column: value) into ``table``; return its rowid. Array and
-    :class:`Lazy` values of a piece or more are written through a blob handle, the others
+    :class:`Stream` values of a piece or more are written through a blob handle, the others
     are bound. ``table`` and the column names come from the caller's code, never from
     input."""
     cols = list(row)
     big = {
         c
         for c, v in row.items()
-        if HANDLES and isinstance(v, (np.ndarray, Lazy)) and v.nbytes >= PIECE
+        if HANDLES and isinstance(v, (np.ndarray, Stream)) and v.nbytes >= PIECE
     }
     values = [
         v.nbytes
         if c in big
-        else memoryview(v.whole() if isinstance(v, Lazy) else np.ascontiguousarray(v))
-        if isinstance(v, (np.ndarray, Lazy))
+        else memoryview(
+            v.whole(f"{table}.{c}") if isinstance(v, Stream) else np.ascontiguousarray(v)
+        )
+        if isinstance(v, (np.ndarray, Stream))
         else v
         for c, v in row.items()
     ]
@@ -81,8 +103,7 @@ def insert(conn: sqlite3.Connection, table: str, row: Mapping[str, Any]) -> int:
     for c in cols:
         if c in big:
             with conn.blobopen(table, c, rowid) as blob:
-                for part in _pieces_of(row[c]):
-                    blob.write(part)
+                _write(blob, row[c], f"{table}.{c}")
     return rowid
 
 

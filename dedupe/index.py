@@ -508,8 +508,8 @@ class SqliteIndex:
             "band": band,
             "token": token,
             "n": n,
-            "keys": blobs.Lazy(n, u4, keys),
-            "items": blobs.Lazy(n, u4, items),
+            "keys": blobs.sliced(n, u4, keys),
+            "items": blobs.sliced(n, u4, items),
         }
 
     @staticmethod

@@ -38,7 +38,7 @@ def test_what_is_written_in_pieces_is_read_back_and_stored_as_its_bytes(n, piece
     try:
         values = (np.arange(n, dtype=np.uint64) * 2654435761 % 2**31).astype(dtype)
         conn = table()
-        src = blobs.Lazy(n, np.dtype(dtype), lambda i, j: values[i:j]) if lazy else values
+        src = blobs.sliced(n, dtype, lambda i, j: values[i:j]) if lazy else values
         rowid = blobs.insert(conn, "t", {"name": "x", "a": src, "b": values[: n // 2]})
         back = blobs.read(conn, "t", "a", rowid, dtype)
         parts = list(blobs.pieces(conn, "t", "b", rowid, dtype))
@@ -56,7 +56,7 @@ def test_both_ways_store_the_same_row(mode, monkeypatch):
     values = np.arange(100, dtype="<u4")
     conn = table()
     rowid = blobs.insert(
-        conn, "t", {"a": values, "b": blobs.Lazy(3, values.dtype, lambda i, j: values[i:j])}
+        conn, "t", {"a": values, "b": blobs.sliced(3, values.dtype, lambda i, j: values[i:j])}
     )
     assert conn.execute("SELECT a, b FROM t").fetchone() == (
         values.tobytes(),
@@ -72,3 +72,12 @@ def test_a_blob_that_is_not_whole_values_is_refused_with_its_row(mode):
         blobs.read(conn, "t", "a", 7, "<u4")
     with pytest.raises(ValueError, match="row 7"):
         list(blobs.pieces(conn, "t", "a", 7, "<u4"))
+
+
+def test_a_stream_shorter_than_announced_is_refused(mode, monkeypatch):
+    monkeypatch.setattr(blobs, "PIECE", 16)
+    values = np.arange(10, dtype="<u4")
+    short = blobs.Stream(48, lambda: [values])
+    conn = table()
+    with pytest.raises(ValueError, match=r"t\.a: 40 bytes made, 48 announced"):
+        blobs.insert(conn, "t", {"a": short})
