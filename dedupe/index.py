@@ -32,10 +32,11 @@ the table (a rolled-back write is not).
 Memory is bounded by a budget: the smallest runs are held in memory while they fit, and each
 larger one is copied to a *spill file*, an unnamed temporary file private to the process (the
 system deletes it when the process ends, however it ends). A spilled run keeps in memory only
-its fence (1 entry in 128) and its key map; a search reads, for each query the key map lets
-through, the 128-entry block the fence points to. The BLOBs in the store are not read in
-place: SQLite reaches a byte of a BLOB by walking its chain of overflow pages from the start,
-which a fresh read of a 30 MB BLOB pays in full.
+its fence (1 entry in 128), its key map and its sorted items; a search reads, for each query
+the key map lets through, the 128-entry block the fence points to, and the sketches of the
+candidates it finds (at a million articles the sketches alone took 300 MB of memory). The
+BLOBs in the store are not read in place: SQLite reaches a byte of a BLOB by walking its
+chain of overflow pages from the start, which a fresh read of a 30 MB BLOB pays in full.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -94,8 +95,9 @@ class _Run:
     band, band after band) and their fence; and, when the caller gave them, each item's
     sketch (``sketch_items`` sorted, rows aligned).
 
-    A run *on disk* keeps its entries in a spill file, read a block at a time (see
-    :meth:`SqliteIndex._disk_pairs`); in memory it keeps their fence and its key map."""
+    A run *on disk* keeps its entries and its sketches in a spill file, read a block or a
+    few rows at a time (see :meth:`SqliteIndex._disk_pairs`); in memory it keeps their
+    fence, its key map and its sorted items."""
 
     run: int
     token: int
@@ -122,19 +124,38 @@ class _Run:
         return self.n * self.nbands * 8
 
     def to_disk(self, directory: str | None) -> None:
-        """Write the entries to a spill file and keep only what a search on disk needs (the
-        key map stays)."""
+        """Write the entries and the sketches to a spill file and keep only what a search
+        on disk needs (the key map and the sorted items stay)."""
         assert self.entries is not None
         n = self.n
         spill = _Spill(n, self.nbands, directory)
         try:
             for b in range(self.nbands):
                 spill.put(b, self.entries[b * n : (b + 1) * n])
+            if self.sketches is not None:
+                spill.put_sketches([self.sketches], len(self.sketches))
         except BaseException:
             spill.close()
             raise
-        self.entries = None
+        self.entries = self.sketches = None
         self.use(spill)
+
+    @property
+    def has_sketches(self) -> bool:
+        return self.sketch_items is not None and (
+            self.sketches is not None or (self.spill is not None and self.spill.sk_width > 0)
+        )
+
+    def sketches_of(self, items: np.ndarray) -> np.ndarray:
+        """The sketch rows of these items (all in the run), from memory or from disk."""
+        rows = self.sketch_rows(items)
+        if self.sketches is not None:
+            return self.sketches[rows]
+        assert self.spill is not None
+        order = np.argsort(rows)
+        out = np.empty((rows.size, self.spill.sk_width), dtype=_U32)
+        out[order] = self.spill.sketch_rows(rows[order])
+        return out
 
     def use(self, spill: _Spill) -> None:
         """Search ``spill`` (all bands written) instead of entries in memory."""
@@ -271,8 +292,13 @@ _KEEP_AT_ONCE = 1 << 18
 #: Blocks a read of a spill file may take in between two it needs rather than stop and
 #: start another read: a read is a system call, and a block costs little more than its copy.
 _GAP = 3
-#: A block of entries above any other, ending a spill file.
+#: A block of entries above any other, ending a spill file's entries.
 _PAD = b"\xff" * (8 * _BLOCK)
+#: Reading the sketches of a run on disk: a system call reads rows no more than
+#: ``_SKETCH_GAP`` apart (copying 10 KB costs about what a call costs), within one window
+#: of ``_SKETCH_SPAN`` rows, which is also the most a read buffers (1.3 MB at 20 bytes a row).
+_SKETCH_GAP = 512
+_SKETCH_SPAN = 1 << 16
 
 
 class _Spill:
@@ -293,6 +319,9 @@ class _Spill:
         t = _map_bits(n, on_disk=True) if n >= _MAP_MIN else 0
         self.keymap = (np.empty(nbands * ((1 << t) // 8), dtype=np.uint8), t) if t else None
         self._write(_PAD, 8 * total)
+        #: Where the sketches start (after the entries and the pad), and their row width
+        #: (``0``: none written).
+        self.sk_at, self.sk_width = 8 * total + len(_PAD), 0
 
     def _write(self, data: bytes | np.ndarray, at: int) -> None:
         view = memoryview(data).cast("B")  # an array is written as it lies, without a copy
@@ -313,8 +342,74 @@ class _Spill:
             keys = (entries >> _KEY_SHIFT) & _KEY_MASK
             bits[band * width : (band + 1) * width] = _map_band(keys, t)
 
+    def put_sketches(self, parts: Iterable[np.ndarray], rows: int) -> None:
+        """Write the run's ``rows`` sketch rows (``<u4``, in item order), given in pieces of
+        any size, after the entries."""
+        at, done = self.sk_at, 0
+        for part in parts:
+            part = np.ascontiguousarray(part, dtype="<u4")
+            self._write(part, at)
+            at += part.nbytes
+            done += part.size
+        if rows and done % rows:
+            raise ValueError(f"LSH index: {done} sketch values do not make {rows} rows")
+        self.sk_width = done // rows if rows else 0
+
+    def sketch_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Sketch rows ``rows`` (sorted). One system call reads a stretch of rows no
+        more than ``_SKETCH_GAP`` apart, inside one window of ``_SKETCH_SPAN`` rows; the
+        stretches are read into a buffer of at most ``_SKETCH_SPAN`` rows at a time (a
+        stretch fits, being inside a window)."""
+        width = self.sk_width
+        size = 4 * width
+        out = np.empty((rows.size, width), dtype="<u4")
+        if not rows.size:
+            return out
+        opens = np.r_[
+            True,
+            (rows[1:] > rows[:-1] + _SKETCH_GAP)
+            | (rows[1:] // _SKETCH_SPAN != rows[:-1] // _SKETCH_SPAN),
+        ]
+        firsts = np.flatnonzero(opens)
+        starts = rows[firsts]
+        length = np.r_[rows[firsts[1:] - 1], rows[-1]] - starts + 1
+        stretch = np.cumsum(opens) - 1  # each wanted row's stretch
+        begins, lengths = starts.tolist(), length.tolist()
+        i = 0
+        while i < len(begins):
+            j, total = i, 0
+            while j < len(begins) and total + lengths[j] <= _SKETCH_SPAN:
+                total += lengths[j]
+                j += 1
+            buf = np.empty((total, width), dtype="<u4")
+            view, pos = memoryview(buf).cast("B"), 0
+            for first, m in zip(begins[i:j], lengths[i:j]):
+                _read_into(self.fd, view[pos : pos + size * m], self.sk_at + size * first)
+                pos += size * m
+            a = int(firsts[i])
+            b = int(firsts[j]) if j < len(begins) else rows.size
+            offset = np.cumsum(length[i:j]) - length[i:j]  # each stretch's first row in buf
+            st = stretch[a:b]
+            out[a:b] = buf[offset[st - i] + rows[a:b] - starts[st]]
+            i = j
+        return out
+
     def close(self) -> None:
         self.file.close()
+
+
+def _read_into(fd: int, view: memoryview, at: int) -> None:
+    """Fill ``view`` from offset ``at`` of a spill file."""
+    while view:
+        if hasattr(os, "preadv"):
+            got = os.preadv(fd, [view], at)
+        else:
+            data = os.pread(fd, len(view), at)
+            got = len(data)
+            view[:got] = data
+        if got <= 0:
+            raise OSError(f"LSH index: a spill file ended {len(view)} bytes early")
+        view, at = view[got:], at + got
 
 
 def _read_blocks(fd: int, firsts: list[int], lengths: list[int], nblocks: int) -> np.ndarray:
@@ -440,8 +535,12 @@ class SqliteIndex:
             for rowid, band in rows:
                 if band == SKETCH_BAND:
                     sketch_items = blobs.read(self.conn, "lsh_runs", "keys", rowid, "<u4")
-                    sketches = blobs.read(self.conn, "lsh_runs", "items", rowid, "<u4")
-                    sketches = sketches.reshape(len(sketch_items), -1)
+                    if spill is not None:
+                        parts = blobs.pieces(self.conn, "lsh_runs", "items", rowid, "<u4")
+                        spill.put_sketches(parts, len(sketch_items))
+                    else:
+                        sketches = blobs.read(self.conn, "lsh_runs", "items", rowid, "<u4")
+                        sketches = sketches.reshape(len(sketch_items), -1)
                 elif entries is not None:
                     self._fill(rowid, band, entries[band * n : (band + 1) * n])
                 else:
@@ -474,11 +573,14 @@ class SqliteIndex:
                 f"lsh_runs row {rowid}: band {band} does not hold {len(out)} entries"
             )
 
-    def _fill_band(self, run: int, band: int, out: np.ndarray) -> None:
+    def _row_of(self, run: int, band: int) -> int:
         (rowid,) = self.conn.execute(
             "SELECT id FROM lsh_runs WHERE run = ? AND band = ?", (run, band)
         ).fetchone()
-        self._fill(rowid, band, out)
+        return int(rowid)
+
+    def _fill_band(self, run: int, band: int, out: np.ndarray) -> None:
+        self._fill(self._row_of(run, band), band, out)
 
     def _new_run(self) -> tuple[int, int]:
         """A run id and a random token for a run about to be written."""
@@ -514,15 +616,16 @@ class SqliteIndex:
 
     @staticmethod
     def _sketch_row(
-        run: int, token: int, items: np.ndarray, sketches: np.ndarray
+        run: int, token: int, items: np.ndarray, sketches: np.ndarray | None
     ) -> dict[str, Any]:
+        """The row of a run's sketches (``None``: given by the caller before it is written)."""
         return {
             "run": run,
             "band": SKETCH_BAND,
             "token": token,
             "n": len(items),
             "keys": np.ascontiguousarray(items, dtype="<u4"),
-            "items": np.ascontiguousarray(sketches, dtype="<u4"),
+            "items": None if sketches is None else np.ascontiguousarray(sketches, dtype="<u4"),
         }
 
     def _write(
@@ -579,11 +682,15 @@ class SqliteIndex:
                 raise
 
     def _merge(self, group: list[_Run], nb: int) -> None:
-        """Write ``group`` as one run and drop it. Its entries are let go first and read
-        again from the table a band at a time (the runs are there until dropped)."""
+        """Write ``group`` as one run and drop it. Its entries and sketches are let go
+        first and read again from the table, a band or a piece at a time (the runs are
+        there until dropped)."""
         n = sum(r.n for r in group)
+        with_sketches = all(r.sketch_items is not None for r in group)
+        its = np.concatenate([r.sketch_items for r in group]) if with_sketches else None  # type: ignore[misc]
         for r in group:
             r.let_go()
+            r.drop_sketches()
         run, token = self._new_run()
         merged = {r.run for r in group}
         sizes = {r.run: r.size for r in self._runs.values() if r.run not in merged}
@@ -591,6 +698,7 @@ class SqliteIndex:
         in_memory = run in self._in_memory(sizes)
         entries = np.empty(nb * n, dtype=_U64) if in_memory else None
         spill = None if in_memory else _Spill(n, nb, self.spill_dir)
+        sk_items = sk = None
         try:
             for b in range(nb):
                 # Each run is sorted: the stable sort (a merge sort) mostly merges them, in
@@ -607,42 +715,57 @@ class SqliteIndex:
                 if spill is not None:
                     spill.put(b, band)
                 del band
+            if its is not None:
+                sk_items, sk = self._merge_sketches(group, run, token, its, spill)
         except BaseException:
             if spill is not None:
                 spill.close()
             raise
-        sk_items = sk = None
-        if all(r.sketches is not None for r in group):
-            sk_items, sk = self._merged_sketches(group)
-            self._insert(self._sketch_row(run, token, sk_items, sk))
         self._delete(group)
         out = _Run(run, token, n, nb, entries, sk_items, sk)
         if spill is not None:
             out.use(spill)
         self._runs[run] = out
 
-    @staticmethod
-    def _merged_sketches(group: list[_Run]) -> tuple[np.ndarray, np.ndarray]:
-        """The group's sketches as one run's, in item order; each run's are let go as soon
-        as they are copied. Runs merged oldest first hold increasing ids (a new segment gets
-        the next id), so a copy in run order is nearly always sorted already: at a million
-        articles that is 16 million sketches, and sorting them through an index took three
-        copies at once (about 480 MB) where this takes one."""
-        its = np.concatenate([r.sketch_items for r in group])  # type: ignore[misc]
+    def _merge_sketches(
+        self, group: list[_Run], run: int, token: int, its: np.ndarray, spill: _Spill | None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Write the group's sketches (read from the table) as run ``run``'s, in item order
+        (``its``: the group's items, run after run); return its items and, unless it goes to
+        ``spill``, its sketches. Runs merged oldest first hold increasing ids (a new segment
+        gets the next id), so the sketches in run order are nearly always sorted already and
+        are copied a piece at a time: at a million articles a merged run holds millions of
+        sketches, 20 bytes each."""
+        rowids = [self._row_of(r.run, SKETCH_BAND) for r in group]
+
+        def parts() -> Iterator[np.ndarray]:
+            for rowid in rowids:
+                yield from blobs.pieces(self.conn, "lsh_runs", "items", rowid, "<u4")
+
         if its.size > 1 and not bool((its[1:] > its[:-1]).all()):
             order = np.argsort(its, kind="stable")
-            sk = np.concatenate([r.sketches for r in group])[order]  # type: ignore[misc]
-            for r in group:
-                r.drop_sketches()
-            return its[order], sk
-        width = group[0].sketches.shape[1]  # type: ignore[union-attr]
-        sk = np.empty((its.size, width), dtype=_U32)
-        at = 0
-        for r in group:
-            m = len(r.sketch_items)  # type: ignore[arg-type]
-            sk[at : at + m] = r.sketches
-            at += m
-            r.drop_sketches()
+            sk = np.concatenate(list(parts()))
+            sk = sk.reshape(its.size, -1)[order]
+            its = its[order]
+            self._insert(self._sketch_row(run, token, its, sk))
+        else:
+            nbytes = sum(
+                self.conn.execute(
+                    "SELECT length(items) FROM lsh_runs WHERE id = ?", (r,)
+                ).fetchone()[0]
+                for r in rowids
+            )
+            row = self._sketch_row(run, token, its, None)
+            row["items"] = blobs.Stream(nbytes, parts)
+            self._insert(row)
+            if spill is not None:
+                spill.put_sketches(parts(), its.size)
+                return its, None
+            sk = blobs.read(self.conn, "lsh_runs", "items", self._row_of(run, SKETCH_BAND), "<u4")
+            sk = sk.reshape(its.size, -1) if its.size else sk.reshape(0, 0)
+        if spill is not None:
+            spill.put_sketches([sk], its.size)
+            return its, None
         return its, sk
 
     # -- the interface ------------------------------------------------------------------
@@ -728,7 +851,7 @@ class SqliteIndex:
                 pairs = self._disk_pairs(run, sorted_q, sorted_hi, band_at, order, nb, cap)
             if pairs is None:
                 continue
-            if filtering and run.sketches is not None:
+            if filtering and run.has_sketches:
                 pairs = self._kept(run, pairs, sketches, keep)  # type: ignore[arg-type]
             pair_parts.append(pairs)
         if not pair_parts:
@@ -744,12 +867,10 @@ class SqliteIndex:
     def _kept(run: _Run, pairs: np.ndarray, sketches: np.ndarray, keep: Keep) -> np.ndarray:
         """The pairs whose two sketches pass ``keep``, tested ``_KEEP_AT_ONCE`` at a time: the
         sketches of every pair of a large batch would take hundreds of megabytes."""
-        held = run.sketches
-        assert held is not None
         parts = []
         for at in range(0, pairs.size, _KEEP_AT_ONCE):
             p = pairs[at : at + _KEEP_AT_ONCE]
-            parts.append(p[keep(sketches[p >> 32], held[run.sketch_rows(p & _MASK)])])
+            parts.append(p[keep(sketches[p >> 32], run.sketches_of(p & _MASK))])
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     @staticmethod

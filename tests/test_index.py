@@ -375,15 +375,17 @@ def test_merged_runs_keep_each_item_s_own_sketch(tmp_path, order):
     items = np.array(sorted(i for b in batches for i in b), dtype=np.uint32)
     assert run.sketch_items.tolist() == items.tolist()
     for held in (run, SqliteIndex(store.conn)._read(run.run, run.token)):
-        got = held.sketches[held.sketch_rows(items)]
+        got = held.sketches_of(items)
         assert got.tolist() == [[i, 2 * i, 3 * i] for i in items.tolist()]
     store.close()
 
 
 @pytest.mark.parametrize("handles", [True, False])
-def test_runs_written_and_read_in_pieces_are_the_runs_written_whole(monkeypatch, handles):
+@pytest.mark.parametrize("budget", [None, 0])
+def test_runs_written_and_read_in_pieces_are_the_runs_written_whole(monkeypatch, handles, budget):
     """Merged runs written and read back through blob handles, a few bytes at a time, leave
-    the same table and give the same answers, in memory and on disk."""
+    the same table and give the same answers, sketch tests included, in memory and on disk
+    (``budget``: the writer's)."""
     from dedupe import blobs
 
     if handles and not blobs.HANDLES:
@@ -396,18 +398,26 @@ def test_runs_written_and_read_in_pieces_are_the_runs_written_whole(monkeypatch,
         conn.execute(
             "CREATE TABLE lsh_runs (id INTEGER PRIMARY KEY, run, band, token, n, keys, items)"
         )
-        idx = SqliteIndex(conn)
+        idx = SqliteIndex(conn, memory=budget)
         idx.FANOUT = 2
         rng = _same_adds([idx], [40, 30, 50, 20, 60], 3, 500)
         query = rng.integers(0, 500, size=(80, 3), dtype=np.int64)
+        query_sketches = rng.integers(0, 2**32, size=(80, 2), dtype=np.uint32)
         tables.append(
             conn.execute(
                 "SELECT run, band, n, keys, items FROM lsh_runs ORDER BY run, band"
             ).fetchall()
         )
-        for memory in (None, 0):  # read again: in memory, then from spill files
-            again = SqliteIndex(conn, memory=memory)
+        for again in (idx, SqliteIndex(conn), SqliteIndex(conn, memory=0)):
             answers.append([a.tolist() for a in again.candidate_pairs(query, 100)])
-            answers.append(again._runs[max(again._runs)].sketches.tolist())
+            kept = again.candidate_pairs(query, 100, query_sketches, _keep_some)
+            answers.append([a.tolist() for a in kept])
+            held = {
+                i: row
+                for r in again._runs.values()
+                for i, row in zip(r.sketch_items.tolist(), r.sketches_of(r.sketch_items).tolist())
+            }
+            answers.append(sorted(held.items()))
     assert tables[0] == tables[1] and len({r[0] for r in tables[0]}) < 5  # merged
-    assert answers == answers[:2] * 4 and answers[0][0]
+    assert answers == answers[:3] * 6 and answers[0][0] and answers[1][0] != answers[0][0]
+    assert [i for i, _ in answers[2]] == list(range(1, 201))
