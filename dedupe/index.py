@@ -605,13 +605,14 @@ class SqliteIndex:
             return (e[i:j] & _ITEM_MASK).astype(u4)
 
         n = len(e)
+        small = n * u4.itemsize < blobs.PIECE  # bound whole: no pieces to make
         return {
             "run": run,
             "band": band,
             "token": token,
             "n": n,
-            "keys": blobs.sliced(n, u4, keys),
-            "items": blobs.sliced(n, u4, items),
+            "keys": keys(0, n) if small else blobs.sliced(n, u4, keys),
+            "items": items(0, n) if small else blobs.sliced(n, u4, items),
         }
 
     @staticmethod
