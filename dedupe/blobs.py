@@ -78,8 +78,9 @@ def _write(blob: Any, src: Source, where: str) -> None:
 def insert(conn: sqlite3.Connection, table: str, row: Mapping[str, Any]) -> int:
     """Insert ``row`` (column: value) into ``table``; return its rowid. Array and
     :class:`Stream` values of a piece or more are written through a blob handle, the others
-    are bound. ``table`` and the column names come from the caller's code, never from
-    input."""
+    are bound. Such columns must be the table's last ones: SQLite leaves a ``zeroblob``
+    unmade only at the end of a record, and builds it whole in memory anywhere else.
+    ``table`` and the column names come from the caller's code, never from input."""
     cols = list(row)
     big = {
         c

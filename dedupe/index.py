@@ -32,7 +32,8 @@ the table (a rolled-back write is not).
 Memory is bounded by a budget: the smallest runs are held in memory while they fit, and each
 larger one is copied to a *spill file*, an unnamed temporary file private to the process (the
 system deletes it when the process ends, however it ends). A spilled run keeps in memory only
-its fence (1 entry in 128), its key map and its sorted items; a search reads, for each query
+its fence (1 entry in 128), its key map and its sorted items (and their rows, when the
+ids are dense: up to 8 bytes an item in all); a search reads, for each query
 the key map lets through, the 128-entry block the fence points to, and the sketches of the
 candidates it finds (at a million articles the sketches alone took 300 MB of memory). The
 BLOBs in the store are not read in place: SQLite reaches a byte of a BLOB by walking its
@@ -41,6 +42,7 @@ chain of overflow pages from the start, which a fresh read of a 30 MB BLOB pays 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import tempfile
@@ -394,6 +396,19 @@ class _Spill:
             i = j
         return out
 
+    def sketch_stream(self, rows: int) -> blobs.Stream:
+        """The ``rows`` sketch rows written, as a :class:`blobs.Stream` read a piece at a
+        time from this file."""
+        size = 4 * self.sk_width * rows
+
+        def parts() -> Iterator[np.ndarray]:
+            for at in range(0, size, blobs.PIECE):
+                buf = np.empty(min(blobs.PIECE, size - at), dtype=np.uint8)
+                _read_into(self.fd, memoryview(buf), self.sk_at + at)
+                yield buf
+
+        return blobs.Stream(size, parts)
+
     def close(self) -> None:
         self.file.close()
 
@@ -560,15 +575,19 @@ class SqliteIndex:
     def _fill(self, rowid: int, band: int, out: np.ndarray) -> None:
         """Fill ``out`` with the entries of the band stored in row ``rowid``, a piece of its
         BLOBs at a time."""
-        at = 0
-        keys = blobs.pieces(self.conn, "lsh_runs", "keys", rowid, "<u4")
-        items = blobs.pieces(self.conn, "lsh_runs", "items", rowid, "<u4")
-        for k, i in zip(keys, items):
-            if at + len(k) > len(out) or len(i) != len(k):
-                break
-            out[at : at + len(k)] = _entries(band, k, i)
-            at += len(k)
-        if at != len(out):
+        at, whole = 0, True
+        with (
+            contextlib.closing(blobs.pieces(self.conn, "lsh_runs", "keys", rowid, "<u4")) as keys,
+            contextlib.closing(blobs.pieces(self.conn, "lsh_runs", "items", rowid, "<u4")) as items,
+        ):
+            for k, i in zip(keys, items):
+                if at + len(k) > len(out) or len(i) != len(k):
+                    whole = False
+                    break
+                out[at : at + len(k)] = _entries(band, k, i)
+                at += len(k)
+            whole = whole and next(keys, None) is None and next(items, None) is None
+        if at != len(out) or not whole:
             raise sqlite3.DatabaseError(
                 f"lsh_runs row {rowid}: band {band} does not hold {len(out)} entries"
             )
@@ -743,27 +762,33 @@ class SqliteIndex:
             for rowid in rowids:
                 yield from blobs.pieces(self.conn, "lsh_runs", "items", rowid, "<u4")
 
+        # The inputs are read whole before the new row is written: a blob handle that reads
+        # while another row of the table is written walks its BLOB again from the start at
+        # every piece (measured: 4 times slower for each doubling of the BLOB).
         if its.size > 1 and not bool((its[1:] > its[:-1]).all()):
             order = np.argsort(its, kind="stable")
-            sk = np.concatenate(list(parts()))
-            sk = sk.reshape(its.size, -1)[order]
+            sk = np.concatenate(list(parts())).reshape(its.size, -1)[order]
             its = its[order]
-            self._insert(self._sketch_row(run, token, its, sk))
+        elif spill is not None:
+            spill.put_sketches(parts(), its.size)
+            row = self._sketch_row(run, token, its, None)
+            row["items"] = spill.sketch_stream(its.size)
+            self._insert(row)
+            return its, None
         else:
-            nbytes = sum(
+            size = sum(
                 self.conn.execute(
                     "SELECT length(items) FROM lsh_runs WHERE id = ?", (r,)
                 ).fetchone()[0]
                 for r in rowids
             )
-            row = self._sketch_row(run, token, its, None)
-            row["items"] = blobs.Stream(nbytes, parts)
-            self._insert(row)
-            if spill is not None:
-                spill.put_sketches(parts(), its.size)
-                return its, None
-            sk = blobs.read(self.conn, "lsh_runs", "items", self._row_of(run, SKETCH_BAND), "<u4")
-            sk = sk.reshape(its.size, -1) if its.size else sk.reshape(0, 0)
+            flat = np.empty(size // 4, dtype=_U32)
+            at = 0
+            for part in parts():
+                flat[at : at + part.size] = part
+                at += part.size
+            sk = flat.reshape(its.size, -1) if its.size else flat.reshape(0, 0)
+        self._insert(self._sketch_row(run, token, its, sk))
         if spill is not None:
             spill.put_sketches([sk], its.size)
             return its, None
@@ -774,8 +799,8 @@ class SqliteIndex:
     def add(
         self, items: Sequence[int], keys: np.ndarray, sketches: np.ndarray | None = None
     ) -> None:
-        """Also keeps ``sketches[i]`` (any fixed-width uint32 rows) for the ``keep`` test of
-        :meth:`candidate_pairs`."""
+        """Also keeps ``sketches[i]`` (uint32 rows of any fixed width but 0) for the ``keep``
+        test of :meth:`candidate_pairs`."""
         if not self._loaded:
             self.refresh()
         keys = np.asarray(keys)
@@ -786,6 +811,13 @@ class SqliteIndex:
             raise ValueError(f"LSH index: item ids must be in 0..{MAX_ITEM}")
         if keys.shape[1] > MAX_BANDS:
             raise ValueError(f"LSH index: at most {MAX_BANDS} bands, not {keys.shape[1]}")
+        if sketches is not None:
+            sketches = np.asarray(sketches)
+            if sketches.ndim != 2 or len(sketches) != len(its) or sketches.shape[1] == 0:
+                raise ValueError(
+                    "LSH index: sketches must be one row of at least one value per item,"
+                    f" not an array of shape {sketches.shape} for {len(its)} items"
+                )
         its = its.astype(_U32)
         low = stored_keys(keys)
         bands = [np.sort(_entries(b, low[:, b], its)) for b in range(low.shape[1])]

@@ -202,6 +202,9 @@ def test_item_ids_and_bands_out_of_range_are_refused(tmp_path):
         idx.add([MAX_ITEM + 1], np.zeros((1, 2), dtype=np.int64))
     with pytest.raises(ValueError, match="bands"):
         idx.add([1], np.zeros((1, MAX_BANDS + 1), dtype=np.int64))
+    for bad in (np.zeros((1, 0)), np.zeros((2, 3)), np.zeros(1)):
+        with pytest.raises(ValueError, match=r"sketches must be one row .* shape"):
+            idx.add([1], np.zeros((1, 2), dtype=np.int64), bad)
     assert len(idx) == 0
     store.close()
 
@@ -296,16 +299,19 @@ def _keep_some(query_sketches, candidate_sketches):
     st.sampled_from([1, 7, 8192]),
     st.sampled_from([0, 2, 1000]),
     st.sampled_from([1, 5, 1 << 18]),
+    st.sampled_from([(0, 1), (2, 5), (512, 1 << 16)]),
 )
 def test_runs_on_disk_answer_as_runs_in_memory(
-    sizes, seed, key_range, cap, fanout, maps, slice_, gap, keep_at_once
+    sizes, seed, key_range, cap, fanout, maps, slice_, gap, keep_at_once, sketch_reads
 ):
     """Whatever the budget, the key maps, the queries searched at a time on disk, the blocks
     read in between those needed and the pairs whose sketches are tested at a time."""
     conns, indexes = [], []
     saved = index_mod._MAP_MIN, index_mod._SLICE, index_mod._GAP, index_mod._KEEP_AT_ONCE
+    saved_sketch = index_mod._SKETCH_GAP, index_mod._SKETCH_SPAN
     index_mod._MAP_MIN = 1 if maps else 1 << 14
     index_mod._SLICE, index_mod._GAP, index_mod._KEEP_AT_ONCE = slice_, gap, keep_at_once
+    index_mod._SKETCH_GAP, index_mod._SKETCH_SPAN = sketch_reads
     try:
         # no budget; nothing in memory; room for about half of what is added
         for memory in (None, 0, 8 * 3 * 90 * sum(sizes) // 2):
@@ -327,6 +333,7 @@ def test_runs_on_disk_answer_as_runs_in_memory(
         ]
     finally:
         index_mod._MAP_MIN, index_mod._SLICE, index_mod._GAP, index_mod._KEEP_AT_ONCE = saved
+        index_mod._SKETCH_GAP, index_mod._SKETCH_SPAN = saved_sketch
     assert answers[1] == answers[0] and answers[2] == answers[0]
     assert answers[4] == answers[3] and answers[5] == answers[3]
 
@@ -421,3 +428,45 @@ def test_runs_written_and_read_in_pieces_are_the_runs_written_whole(monkeypatch,
     assert tables[0] == tables[1] and len({r[0] for r in tables[0]}) < 5  # merged
     assert answers == answers[:3] * 6 and answers[0][0] and answers[1][0] != answers[0][0]
     assert [i for i, _ in answers[2]] == list(range(1, 201))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(1, 300),
+    st.integers(1, 4),
+    st.lists(st.integers(0, 10_000), max_size=120),
+    st.integers(0, 6),
+    st.integers(1, 40),
+    st.integers(1, 64),
+)
+def test_sketch_rows_read_from_disk_are_the_rows_written(n, width, picks, gap, span, piece):
+    """Any rows (sorted, repeats too), however they fall in stretches and buffers, and
+    sketches written in pieces of any size."""
+    rows_written = (np.arange(n * width, dtype=np.uint32) * 2654435761).reshape(n, width)
+    spill = index_mod._Spill(n, 2, None)
+    saved = index_mod._SKETCH_GAP, index_mod._SKETCH_SPAN
+    index_mod._SKETCH_GAP, index_mod._SKETCH_SPAN = gap, span
+    try:
+        flat = rows_written.ravel()
+        spill.put_sketches([flat[i : i + piece] for i in range(0, flat.size, piece)], n)
+        want = np.sort(np.array([p % n for p in picks], dtype=np.int64))
+        got = spill.sketch_rows(want)
+        streamed = np.concatenate([p for p in spill.sketch_stream(n).parts()])
+    finally:
+        index_mod._SKETCH_GAP, index_mod._SKETCH_SPAN = saved
+        spill.close()
+    assert got.tolist() == rows_written[want].tolist()
+    assert streamed.tobytes() == rows_written.astype("<u4").tobytes()
+
+
+def test_a_band_whose_blobs_disagree_is_refused(tmp_path):
+    store, idx = index(tmp_path)
+    _fingerprints(store, [1, 2])
+    idx.add([1, 2], np.array([[10, 7], [11, 8]], dtype=np.int64))
+    (run,) = idx._runs.values()
+    store.conn.execute(
+        "UPDATE lsh_runs SET items = items || x'01000000' WHERE run = ? AND band = 0", (run.run,)
+    )
+    with pytest.raises(sqlite3.DatabaseError, match="band 0 does not hold 2 entries"):
+        idx._fill_band(run.run, 0, np.empty(2, dtype=np.uint64))
+    store.close()
