@@ -4,14 +4,15 @@ Binding a whole array to a statement makes SQLite copy it twice on its way to th
 (a 200 MB array measured 460 MB above its own size), and a ``SELECT`` makes the whole BLOB
 a Python ``bytes`` object. Through a blob handle, the memory beyond the array is one piece.
 The LSH index's merged runs are tens to hundreds of megabytes per BLOB at a million articles,
-so this bounds what a merge costs in memory. Python before 3.11 has no blob handle; there
-BLOBs are bound and selected whole (same bytes, more memory).
+so this bounds what a merge costs in memory. Python before 3.11 has no blob handle; there the
+caller binds and selects BLOBs whole (same bytes, more memory). The SQL stays with the
+caller: this module opens handles on the rows it is given.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,37 +76,30 @@ def _write(blob: Any, src: Source, where: str) -> None:
     _check(where, done, src.nbytes)
 
 
-def insert(conn: sqlite3.Connection, table: str, row: Mapping[str, Any]) -> int:
-    """Insert ``row`` (column: value) into ``table``; return its rowid. Array and
-    :class:`Stream` values of a piece or more are written through a blob handle, the others
-    are bound. Such columns must be the table's last ones: SQLite leaves a ``zeroblob``
-    unmade only at the end of a record, and builds it whole in memory anywhere else.
-    ``table`` and the column names come from the caller's code, never from input."""
-    cols = list(row)
-    big = {
-        c
-        for c, v in row.items()
-        if HANDLES and isinstance(v, (np.ndarray, Stream)) and v.nbytes >= PIECE
-    }
-    values = [
-        v.nbytes
-        if c in big
-        else memoryview(
-            v.whole(f"{table}.{c}") if isinstance(v, Stream) else np.ascontiguousarray(v)
-        )
-        if isinstance(v, (np.ndarray, Stream))
-        else v
-        for c, v in row.items()
-    ]
-    marks = ", ".join("zeroblob(?)" if c in big else "?" for c in cols)
-    names = ", ".join(f'"{c}"' for c in cols)
-    cur = conn.execute(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', values)
-    rowid = int(cur.lastrowid or 0)
-    for c in cols:
-        if c in big:
-            with conn.blobopen(table, c, rowid) as blob:
-                _write(blob, row[c], f"{table}.{c}")
-    return rowid
+def size(value: Source) -> int:
+    """Bytes of a BLOB value."""
+    return int(value.nbytes)
+
+
+def large(value: Source) -> bool:
+    """Is ``value`` to be written through a handle (a piece or more, and handles exist)?"""
+    return HANDLES and size(value) >= PIECE
+
+
+def bound(value: Source, where: str) -> memoryview:
+    """``value`` whole, to bind to a statement."""
+    if isinstance(value, Stream):
+        return memoryview(value.whole(where))
+    return memoryview(np.ascontiguousarray(value))
+
+
+def write(conn: sqlite3.Connection, table: str, column: str, rowid: int, value: Source) -> None:
+    """Write ``value`` into the BLOB of ``table.column`` in row ``rowid``, reserved with
+    ``zeroblob(size)``, a piece at a time. Reserved columns must be the table's last ones:
+    SQLite leaves a ``zeroblob`` unmade only at the end of a record, and builds it whole in
+    memory anywhere else."""
+    with conn.blobopen(table, column, rowid) as blob:
+        _write(blob, value, f"{table}.{column}")
 
 
 def _whole(table: str, column: str, rowid: int, size: int, dt: np.dtype[Any]) -> None:
@@ -117,35 +111,34 @@ def pieces(
     conn: sqlite3.Connection, table: str, column: str, rowid: int, dtype: Any
 ) -> Iterator[np.ndarray]:
     """The BLOB in ``table.column`` of row ``rowid`` as arrays of ``dtype``, a piece at a
-    time (one piece, the whole BLOB, without blob handles)."""
+    time (through a handle: :data:`HANDLES` must be true)."""
     dt = np.dtype(dtype)
-    if not HANDLES:
-        (value,) = conn.execute(
-            f'SELECT "{column}" FROM "{table}" WHERE rowid = ?', (rowid,)
-        ).fetchone()
-        _whole(table, column, rowid, len(value), dt)
-        yield np.frombuffer(value, dtype=dt)
-        return
     step = max(dt.itemsize, PIECE - PIECE % dt.itemsize)
     with conn.blobopen(table, column, rowid, readonly=True) as blob:
-        size = len(blob)
-        _whole(table, column, rowid, size, dt)
-        for _ in range(0, size, step):
+        n = len(blob)
+        _whole(table, column, rowid, n, dt)
+        for _ in range(0, n, step):
             yield np.frombuffer(blob.read(step), dtype=dt)
 
 
-def read(conn: sqlite3.Connection, table: str, column: str, rowid: int, dtype: Any) -> np.ndarray:
-    """The whole BLOB as one writable array of ``dtype``, read a piece at a time into it."""
+def as_array(value: bytes, dtype: Any, table: str, column: str, rowid: int) -> np.ndarray:
+    """A BLOB selected whole, as a writable array of ``dtype``."""
     dt = np.dtype(dtype)
-    if not HANDLES:
-        return next(pieces(conn, table, column, rowid, dt)).copy()
+    _whole(table, column, rowid, len(value), dt)
+    return np.frombuffer(value, dtype=dt).copy()
+
+
+def read(conn: sqlite3.Connection, table: str, column: str, rowid: int, dtype: Any) -> np.ndarray:
+    """The whole BLOB as one writable array of ``dtype``, read a piece at a time into it
+    (through a handle)."""
+    dt = np.dtype(dtype)
     with conn.blobopen(table, column, rowid, readonly=True) as blob:
-        size = len(blob)
-        _whole(table, column, rowid, size, dt)
-        out = np.empty(size // dt.itemsize, dtype=dt)
+        n = len(blob)
+        _whole(table, column, rowid, n, dt)
+        out = np.empty(n // dt.itemsize, dtype=dt)
         flat = memoryview(out).cast("B")
         at = 0
-        while at < size:
+        while at < n:
             part = blob.read(PIECE)
             flat[at : at + len(part)] = part
             at += len(part)

@@ -549,13 +549,11 @@ class SqliteIndex:
         try:
             for rowid, band in rows:
                 if band == SKETCH_BAND:
-                    sketch_items = blobs.read(self.conn, "lsh_runs", "keys", rowid, "<u4")
+                    sketch_items = self._blob(rowid, "keys")
                     if spill is not None:
-                        parts = blobs.pieces(self.conn, "lsh_runs", "items", rowid, "<u4")
-                        spill.put_sketches(parts, len(sketch_items))
+                        spill.put_sketches(self._pieces(rowid, "items"), len(sketch_items))
                     else:
-                        sketches = blobs.read(self.conn, "lsh_runs", "items", rowid, "<u4")
-                        sketches = sketches.reshape(len(sketch_items), -1)
+                        sketches = self._blob(rowid, "items").reshape(len(sketch_items), -1)
                 elif entries is not None:
                     self._fill(rowid, band, entries[band * n : (band + 1) * n])
                 else:
@@ -577,8 +575,8 @@ class SqliteIndex:
         BLOBs at a time."""
         at, whole = 0, True
         with (
-            contextlib.closing(blobs.pieces(self.conn, "lsh_runs", "keys", rowid, "<u4")) as keys,
-            contextlib.closing(blobs.pieces(self.conn, "lsh_runs", "items", rowid, "<u4")) as items,
+            contextlib.closing(self._pieces(rowid, "keys")) as keys,
+            contextlib.closing(self._pieces(rowid, "items")) as items,
         ):
             for k, i in zip(keys, items):
                 if at + len(k) > len(out) or len(i) != len(k):
@@ -607,9 +605,45 @@ class SqliteIndex:
         return int(row[0]), int.from_bytes(os.urandom(8), "little") >> 1
 
     def _insert(self, row: dict[str, Any]) -> None:
-        """Write one row of ``lsh_runs`` (its BLOBs a piece at a time when large)."""
-        blobs.insert(self.conn, "lsh_runs", row)
+        """Write one row of ``lsh_runs``: its BLOBs (the table's last columns) a piece at a
+        time through handles when one is large, else bound."""
+        keys, items = row["keys"], row["items"]
+        head = (row["run"], row["band"], row["token"], row["n"])
+        if blobs.large(keys) or blobs.large(items):
+            cur = self.conn.execute(
+                "INSERT INTO lsh_runs (run, band, token, n, keys, items)"
+                " VALUES (?, ?, ?, ?, zeroblob(?), zeroblob(?))",
+                (*head, blobs.size(keys), blobs.size(items)),
+            )
+            rowid = int(cur.lastrowid or 0)
+            blobs.write(self.conn, "lsh_runs", "keys", rowid, keys)
+            blobs.write(self.conn, "lsh_runs", "items", rowid, items)
+        else:
+            self.conn.execute(
+                "INSERT INTO lsh_runs (run, band, token, n, keys, items) VALUES (?, ?, ?, ?, ?, ?)",
+                (*head, blobs.bound(keys, "lsh_runs.keys"), blobs.bound(items, "lsh_runs.items")),
+            )
         self._last = (row["run"], row["token"])
+
+    def _pieces(self, rowid: int, column: str) -> Iterator[np.ndarray]:
+        """The ``keys`` or ``items`` BLOB of row ``rowid`` as ``<u4`` arrays, a piece at a
+        time (whole without blob handles)."""
+        if blobs.HANDLES:
+            yield from blobs.pieces(self.conn, "lsh_runs", column, rowid, "<u4")
+        else:
+            yield self._blob(rowid, column)
+
+    def _blob(self, rowid: int, column: str) -> np.ndarray:
+        """The ``keys`` or ``items`` BLOB of row ``rowid`` as one ``<u4`` array."""
+        if blobs.HANDLES:
+            return blobs.read(self.conn, "lsh_runs", column, rowid, "<u4")
+        (value,) = self.conn.execute(
+            "SELECT keys FROM lsh_runs WHERE id = ?"
+            if column == "keys"
+            else "SELECT items FROM lsh_runs WHERE id = ?",
+            (rowid,),
+        ).fetchone()
+        return blobs.as_array(value, "<u4", "lsh_runs", column, rowid)
 
     @staticmethod
     def _band_row(run: int, band: int, token: int, e: np.ndarray) -> dict[str, Any]:
@@ -760,7 +794,7 @@ class SqliteIndex:
 
         def parts() -> Iterator[np.ndarray]:
             for rowid in rowids:
-                yield from blobs.pieces(self.conn, "lsh_runs", "items", rowid, "<u4")
+                yield from self._pieces(rowid, "items")
 
         # The inputs are read whole before the new row is written: a blob handle that reads
         # while another row of the table is written walks its BLOB again from the start at

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from dedupe import blobs
 
+needs_handles = pytest.mark.skipif(not blobs.HANDLES, reason="this Python has no blob handles")
+
 
 def table() -> sqlite3.Connection:
     conn = sqlite3.connect(":memory:")
@@ -16,15 +18,12 @@ def table() -> sqlite3.Connection:
     return conn
 
 
-@pytest.fixture(params=["handles", "whole"])
-def mode(request, monkeypatch):
-    """Through blob handles, and as on Python 3.10 (no handles: bound and selected whole)."""
-    if request.param == "handles" and not blobs.HANDLES:
-        pytest.skip("this Python has no blob handles")
-    monkeypatch.setattr(blobs, "HANDLES", request.param == "handles")
-    return request.param
+def reserve(conn: sqlite3.Connection, a: int, b: int) -> int:
+    cur = conn.execute("INSERT INTO t (name, a, b) VALUES ('x', zeroblob(?), zeroblob(?))", (a, b))
+    return int(cur.lastrowid)
 
 
+@needs_handles
 @settings(max_examples=60, deadline=None)
 @given(
     st.integers(0, 700),
@@ -39,7 +38,10 @@ def test_what_is_written_in_pieces_is_read_back_and_stored_as_its_bytes(n, piece
         values = (np.arange(n, dtype=np.uint64) * 2654435761 % 2**31).astype(dtype)
         conn = table()
         src = blobs.sliced(n, dtype, lambda i, j: values[i:j]) if lazy else values
-        rowid = blobs.insert(conn, "t", {"name": "x", "a": src, "b": values[: n // 2]})
+        half = values[: n // 2]
+        rowid = reserve(conn, blobs.size(src), half.nbytes)
+        blobs.write(conn, "t", "a", rowid, src)
+        blobs.write(conn, "t", "b", rowid, half)
         back = blobs.read(conn, "t", "a", rowid, dtype)
         parts = list(blobs.pieces(conn, "t", "b", rowid, dtype))
         (name, a, b) = conn.execute("SELECT name, a, b FROM t WHERE id = ?", (rowid,)).fetchone()
@@ -47,37 +49,40 @@ def test_what_is_written_in_pieces_is_read_back_and_stored_as_its_bytes(n, piece
         blobs.PIECE = saved
     assert name == "x"
     assert back.tolist() == values.tolist() and back.flags.writeable
-    assert np.concatenate(parts or [np.zeros(0, dtype)]).tolist() == values[: n // 2].tolist()
-    assert a == values.tobytes() and b == values[: n // 2].tobytes()
+    assert np.concatenate(parts or [np.zeros(0, dtype)]).tolist() == half.tolist()
+    assert a == values.tobytes() and b == half.tobytes()
+    assert all(p.nbytes <= max(piece, np.dtype(dtype).itemsize) for p in parts)
 
 
-def test_both_ways_store_the_same_row(mode, monkeypatch):
+def test_a_stream_bound_whole_holds_the_bytes_it_makes(monkeypatch):
     monkeypatch.setattr(blobs, "PIECE", 16)
     values = np.arange(100, dtype="<u4")
+    stream = blobs.sliced(100, "<u4", lambda i, j: values[i:j])
+    assert bytes(blobs.bound(stream, "t.a")) == values.tobytes()
+    assert bytes(blobs.bound(values[:3], "t.a")) == values[:3].tobytes()
+    monkeypatch.setattr(blobs, "HANDLES", False)
+    assert not blobs.large(values)
+
+
+@needs_handles
+def test_a_stream_shorter_than_announced_is_refused(monkeypatch):
+    monkeypatch.setattr(blobs, "PIECE", 16)
+    short = blobs.Stream(48, lambda: [np.arange(10, dtype="<u4")])
     conn = table()
-    rowid = blobs.insert(
-        conn, "t", {"a": values, "b": blobs.sliced(3, values.dtype, lambda i, j: values[i:j])}
-    )
-    assert conn.execute("SELECT a, b FROM t").fetchone() == (
-        values.tobytes(),
-        values[:3].tobytes(),
-    )
-    assert blobs.read(conn, "t", "a", rowid, "<u4").tolist() == list(range(100))
+    rowid = reserve(conn, 48, 0)
+    with pytest.raises(ValueError, match=r"t\.a: 40 bytes made, 48 announced"):
+        blobs.write(conn, "t", "a", rowid, short)
+    with pytest.raises(ValueError, match=r"t\.a: 40 bytes made, 48 announced"):
+        blobs.bound(short, "t.a")
 
 
-def test_a_blob_that_is_not_whole_values_is_refused_with_its_row(mode):
+def test_a_blob_that_is_not_whole_values_is_refused_with_its_row():
     conn = table()
     conn.execute("INSERT INTO t (id, a) VALUES (7, ?)", (b"12345",))
     with pytest.raises(ValueError, match=r"t\.a row 7: 5 bytes is not whole uint32"):
-        blobs.read(conn, "t", "a", 7, "<u4")
-    with pytest.raises(ValueError, match="row 7"):
-        list(blobs.pieces(conn, "t", "a", 7, "<u4"))
-
-
-def test_a_stream_shorter_than_announced_is_refused(mode, monkeypatch):
-    monkeypatch.setattr(blobs, "PIECE", 16)
-    values = np.arange(10, dtype="<u4")
-    short = blobs.Stream(48, lambda: [values])
-    conn = table()
-    with pytest.raises(ValueError, match=r"t\.a: 40 bytes made, 48 announced"):
-        blobs.insert(conn, "t", {"a": short})
+        blobs.as_array(b"12345", "<u4", "t", "a", 7)
+    if blobs.HANDLES:
+        with pytest.raises(ValueError, match=r"t\.a row 7: 5 bytes is not whole uint32"):
+            blobs.read(conn, "t", "a", 7, "<u4")
+        with pytest.raises(ValueError, match="row 7"):
+            list(blobs.pieces(conn, "t", "a", 7, "<u4"))
