@@ -301,6 +301,8 @@ _PAD = b"\xff" * (8 * _BLOCK)
 #: of ``_SKETCH_SPAN`` rows, which is also the most a read buffers (1.3 MB at 20 bytes a row).
 _SKETCH_GAP = 512
 _SKETCH_SPAN = 1 << 16
+#: Reads go straight into their buffers (not on every system).
+_PREADV = hasattr(os, "preadv")
 
 
 class _Spill:
@@ -414,9 +416,10 @@ class _Spill:
 
 
 def _read_into(fd: int, view: memoryview, at: int) -> None:
-    """Fill ``view`` from offset ``at`` of a spill file."""
+    """Fill ``view`` from offset ``at`` of a spill file, straight into it where the system
+    can (``os.preadv``)."""
     while view:
-        if hasattr(os, "preadv"):
+        if _PREADV:
             got = os.preadv(fd, [view], at)
         else:
             data = os.pread(fd, len(view), at)
@@ -429,15 +432,12 @@ def _read_into(fd: int, view: memoryview, at: int) -> None:
 
 def _read_blocks(fd: int, firsts: list[int], lengths: list[int], nblocks: int) -> np.ndarray:
     """Stretches of ``lengths[i]`` blocks from block ``firsts[i]`` of a spill file, one after
-    the other; read straight into the array where the system can (``os.preadv``)."""
+    the other."""
     width = 8 * _BLOCK
-    if not hasattr(os, "preadv"):
-        raw = b"".join([os.pread(fd, width * m, width * k) for k, m in zip(firsts, lengths)])
-        return np.frombuffer(raw, dtype="<u8")
     out = np.empty(nblocks * _BLOCK, dtype="<u8")
-    view, at, preadv = memoryview(out).cast("B"), 0, os.preadv
+    view, at = memoryview(out).cast("B"), 0
     for k, m in zip(firsts, lengths):
-        preadv(fd, [view[at : at + width * m]], width * k)
+        _read_into(fd, view[at : at + width * m], width * k)
         at += width * m
     return out
 
