@@ -43,6 +43,7 @@ chain of overflow pages from the start, which a fresh read of a 30 MB BLOB pays 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sqlite3
 import tempfile
@@ -301,6 +302,9 @@ _PAD = b"\xff" * (8 * _BLOCK)
 #: of ``_SKETCH_SPAN`` rows, which is also the most a read buffers (1.3 MB at 20 bytes a row).
 _SKETCH_GAP = 512
 _SKETCH_SPAN = 1 << 16
+#: Merges of at most this many bytes of entries, all of them held in memory, are done
+#: there (the runs a few single adds make); larger ones read their inputs from the table.
+_HELD_MERGE = 1 << 23
 #: Reads go straight into their buffers (not on every system).
 _PREADV = hasattr(os, "preadv")
 
@@ -618,12 +622,36 @@ class SqliteIndex:
             rowid = int(cur.lastrowid or 0)
             blobs.write(self.conn, "lsh_runs", "keys", rowid, keys)
             blobs.write(self.conn, "lsh_runs", "items", rowid, items)
+            self._last = (row["run"], row["token"])
         else:
-            self.conn.execute(
-                "INSERT INTO lsh_runs (run, band, token, n, keys, items) VALUES (?, ?, ?, ?, ?, ?)",
-                (*head, blobs.bound(keys, "lsh_runs.keys"), blobs.bound(items, "lsh_runs.items")),
-            )
-        self._last = (row["run"], row["token"])
+            self._insert_all([row], True)
+
+    def _insert_all(self, rows: Iterable[dict[str, Any]], small: bool) -> None:
+        """Write a run's rows: in one statement when they are ``small`` (at most
+        ``_HELD_MERGE`` bytes of entries: they are all made before the first is written),
+        else one at a time as :meth:`_insert` does (a large BLOB a piece at a time)."""
+        rows = list(rows) if small else rows
+        if not small or any(blobs.large(r["keys"]) or blobs.large(r["items"]) for r in rows):
+            for row in rows:
+                self._insert(row)
+            return
+        assert isinstance(rows, list)
+        self.conn.executemany(
+            "INSERT INTO lsh_runs (run, band, token, n, keys, items) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    r["run"],
+                    r["band"],
+                    r["token"],
+                    r["n"],
+                    blobs.bound(r["keys"], "lsh_runs.keys"),
+                    blobs.bound(r["items"], "lsh_runs.items"),
+                )
+                for r in rows
+            ],
+        )
+        if rows:
+            self._last = (rows[-1]["run"], rows[-1]["token"])
 
     def _pieces(self, rowid: int, column: str) -> Iterator[np.ndarray]:
         """The ``keys`` or ``items`` BLOB of row ``rowid`` as ``<u4`` arrays, a piece at a
@@ -689,11 +717,11 @@ class SqliteIndex:
         sketches: np.ndarray | None = None,
     ) -> _Run:
         run, token = self._new_run()
-        for b, e in enumerate(bands):
-            self._insert(self._band_row(run, b, token, e))
-        if sketch_items is not None and sketches is not None:
-            self._insert(self._sketch_row(run, token, sketch_items, sketches))
         n = len(bands[0]) if bands else 0
+        rows = (self._band_row(run, b, token, e) for b, e in enumerate(bands))
+        if sketch_items is not None and sketches is not None:
+            rows = itertools.chain(rows, [self._sketch_row(run, token, sketch_items, sketches)])
+        self._insert_all(rows, n * len(bands) * 8 <= _HELD_MERGE)
         entries = np.concatenate(bands) if bands else np.zeros(0, dtype=_U64)
         out = _Run(run, token, n, len(bands), entries, sketch_items, sketches)
         self._runs[run] = out
@@ -738,18 +766,26 @@ class SqliteIndex:
     def _merge(self, group: list[_Run], nb: int) -> None:
         """Write ``group`` as one run and drop it. Its entries and sketches are let go
         first and read again from the table, a band or a piece at a time (the runs are
-        there until dropped)."""
+        there until dropped); small runs held in memory are merged there instead."""
         n = sum(r.n for r in group)
         with_sketches = all(r.sketch_items is not None for r in group)
-        its = np.concatenate([r.sketch_items for r in group]) if with_sketches else None  # type: ignore[misc]
-        for r in group:
-            r.let_go()
-            r.drop_sketches()
         run, token = self._new_run()
         merged = {r.run for r in group}
         sizes = {r.run: r.size for r in self._runs.values() if r.run not in merged}
         sizes[run] = n * nb * 8
         in_memory = run in self._in_memory(sizes)
+        if (
+            in_memory
+            and n * nb * 8 <= _HELD_MERGE
+            and all(r.entries is not None for r in group)
+            and (not with_sketches or all(r.sketches is not None for r in group))
+        ):
+            self._merge_held(group, nb, n, run, token, with_sketches)
+            return
+        its = np.concatenate([r.sketch_items for r in group]) if with_sketches else None  # type: ignore[misc]
+        for r in group:
+            r.let_go()
+            r.drop_sketches()
         entries = np.empty(nb * n, dtype=_U64) if in_memory else None
         spill = None if in_memory else _Spill(n, nb, self.spill_dir)
         sk_items = sk = None
@@ -780,6 +816,28 @@ class SqliteIndex:
         if spill is not None:
             out.use(spill)
         self._runs[run] = out
+
+    def _merge_held(
+        self, group: list[_Run], nb: int, n: int, run: int, token: int, with_sketches: bool
+    ) -> None:
+        """:meth:`_merge` of small runs from the entries and sketches they hold, with no
+        reads from the table: what each single added article costs is mostly such merges.
+        A run's entries, its bands one after the other, are one sorted array (the band is
+        their top bits), so the merged run is one sort of them all."""
+        entries = np.sort(np.concatenate([r.entries for r in group]))  # type: ignore[misc]
+        its = sk = None
+        if with_sketches:
+            its = np.concatenate([r.sketch_items for r in group])  # type: ignore[misc]
+            sk = np.concatenate([r.sketches for r in group])  # type: ignore[misc]
+            if its.size > 1 and not bool((its[1:] > its[:-1]).all()):
+                order = np.argsort(its, kind="stable")
+                its, sk = its[order], sk[order]
+        rows = [self._band_row(run, b, token, entries[b * n : (b + 1) * n]) for b in range(nb)]
+        if its is not None:
+            rows.append(self._sketch_row(run, token, its, sk))
+        self._insert_all(rows, True)
+        self._delete(group)
+        self._runs[run] = _Run(run, token, n, nb, entries, its, sk)
 
     def _merge_sketches(
         self, group: list[_Run], run: int, token: int, its: np.ndarray, spill: _Spill | None

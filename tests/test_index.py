@@ -398,6 +398,7 @@ def test_runs_written_and_read_in_pieces_are_the_runs_written_whole(monkeypatch,
     if handles and not blobs.HANDLES:
         pytest.skip("this Python has no blob handles")
     tables, answers = [], []
+    monkeypatch.setattr(index_mod, "_HELD_MERGE", 0)  # every merge reads the table
     for piece in (1 << 22, 12):
         monkeypatch.setattr(blobs, "PIECE", piece)
         monkeypatch.setattr(blobs, "HANDLES", handles and piece == 12)
@@ -470,3 +471,42 @@ def test_a_band_whose_blobs_disagree_is_refused(tmp_path):
     with pytest.raises(sqlite3.DatabaseError, match="band 0 does not hold 2 entries"):
         idx._fill_band(run.run, 0, np.empty(2, dtype=np.uint64))
     store.close()
+
+
+@pytest.mark.parametrize("order", ["oldest first", "shuffled"])
+def test_small_runs_merged_in_memory_are_the_runs_merged_from_the_table(monkeypatch, order):
+    """Merges of small runs held in memory read nothing from the table: they write the same
+    rows, and hold the same entries and sketches, as merges that read their inputs back."""
+    tables, held = [], []
+    for limit in (0, index_mod._HELD_MERGE):
+        monkeypatch.setattr(index_mod, "_HELD_MERGE", limit)
+        conn = sqlite3.connect(":memory:")
+        conn.execute(
+            "CREATE TABLE lsh_runs (id INTEGER PRIMARY KEY, run, band, token, n, keys, items)"
+        )
+        idx = SqliteIndex(conn)
+        idx.FANOUT = 2
+        reads = []
+        fill = idx._fill_band
+        monkeypatch.setattr(idx, "_fill_band", lambda *a, f=fill, r=reads: r.append(a) or f(*a))
+        rng = np.random.default_rng(5)
+        batches = [list(range(10 * k + 1, 10 * k + 1 + rng.integers(1, 9))) for k in range(11)]
+        if order == "shuffled":
+            rng.shuffle(batches)
+        for b in batches:
+            keys = rng.integers(0, 50, size=(len(b), 3), dtype=np.int64)
+            idx.add(b, keys, rng.integers(0, 2**32, size=(len(b), 2), dtype=np.uint32))
+        assert bool(reads) == (limit == 0)
+        tables.append(
+            conn.execute(
+                "SELECT run, band, n, keys, items FROM lsh_runs ORDER BY run, band"
+            ).fetchall()
+        )
+        held.append(
+            [
+                (r.run, r.entries.tolist(), r.sketch_items.tolist(), r.sketches.tolist())
+                for r in sorted(idx._runs.values(), key=lambda r: r.run)
+            ]
+        )
+    assert tables[0] == tables[1] and len({row[0] for row in tables[0]}) < 11  # merged
+    assert held[0] == held[1]
