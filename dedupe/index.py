@@ -49,7 +49,7 @@ import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -262,28 +262,35 @@ def _fence(entries: np.ndarray) -> np.ndarray | None:
     return np.ascontiguousarray(entries[_BLOCK - 1 :: _BLOCK])
 
 
-def _lower_bound(entries: np.ndarray, fence: np.ndarray | None, q: np.ndarray) -> np.ndarray:
-    """``numpy.searchsorted(entries, q, "left")``; for a few queries into a large array,
+def _bound(
+    entries: np.ndarray,
+    fence: np.ndarray | None,
+    q: np.ndarray,
+    side: Literal["left", "right"] = "left",
+) -> np.ndarray:
+    """``numpy.searchsorted(entries, q, side)``; for a few queries into a large array,
     through its fence."""
     if fence is None or len(q) * _FEW > len(entries):
-        return np.searchsorted(entries, q, "left")
+        return np.searchsorted(entries, q, side)
+    below = np.less if side == "left" else np.less_equal  # entries before the answer
     nfull = len(fence)
-    blk = np.searchsorted(fence, q, "left")  # the block holding the answer
+    blk = np.searchsorted(fence, q, side)  # the block holding the answer
     out = np.empty(len(q), dtype=np.intp)
     inner = np.flatnonzero(blk < nfull)
     if inner.size:
         # A binary search inside each query's block, all queries a step at a time: the
-        # block's last entry is not below the query, so the answer is within it.
+        # block's last entry is not before the answer, so the answer is within it.
         lo = blk[inner] * _BLOCK
         qq = q[inner]
         step = _BLOCK // 2
         while step:
-            lo += step * (entries[lo + (step - 1)] < qq)
+            lo += step * below(entries[lo + (step - 1)], qq)
             step //= 2
         out[inner] = lo
     tail = np.flatnonzero(blk >= nfull)  # past the last full block
     if tail.size:
-        out[tail] = nfull * _BLOCK + np.searchsorted(entries[nfull * _BLOCK :], q[tail], "left")
+        rest = entries[nfull * _BLOCK :]
+        out[tail] = nfull * _BLOCK + np.searchsorted(rest, q[tail], side)
     return out
 
 
@@ -1021,7 +1028,7 @@ class SqliteIndex:
         if run.keymap is not None:  # only the queries the run may hold
             sel = np.flatnonzero(run.may_hold(q))
             q, q_hi = q[sel], q_hi[sel]
-        lo = _lower_bound(entries, run.fence, q)
+        lo = _bound(entries, run.fence, q)
         # a query hits when the entry at its lower bound has its band and key
         at = np.minimum(lo, n - 1)
         hit = np.flatnonzero((lo < n) & (entries[at] <= q_hi))
@@ -1029,7 +1036,7 @@ class SqliteIndex:
             return None
         lo = lo[hit]
         pos = qs + (hit if sel is None else sel[hit])  # positions in sorted_q
-        hi = np.searchsorted(entries, sorted_hi[pos], "right")
+        hi = _bound(entries, run.fence, sorted_hi[pos], "right")
         c = np.minimum(hi - lo, cap)
         starts = np.repeat(lo - np.cumsum(c) + c, c)
         rows_ = np.repeat(order[pos] // nb, c).astype(np.int64)

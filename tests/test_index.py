@@ -220,8 +220,9 @@ def test_sorted_unique_is_numpy_unique(values):
     st.lists(st.integers(0, 300), min_size=1, max_size=900),
     st.lists(st.integers(0, 320), min_size=1, max_size=40),
     st.sampled_from([2, 8, 128]),
+    st.sampled_from(["left", "right"]),
 )
-def test_a_search_through_the_fence_finds_what_searchsorted_finds(values, queries, block):
+def test_a_search_through_the_fence_finds_what_searchsorted_finds(values, queries, block, side):
     entries = np.sort(np.array(values, dtype=np.uint64))
     q = np.sort(np.array(queries, dtype=np.uint64))
     fence = np.ascontiguousarray(entries[block - 1 :: block])  # what _fence keeps
@@ -230,10 +231,10 @@ def test_a_search_through_the_fence_finds_what_searchsorted_finds(values, querie
     saved = index_mod._BLOCK, index_mod._FEW
     index_mod._BLOCK, index_mod._FEW = block, 0  # every search goes through the fence
     try:
-        got = index_mod._lower_bound(entries, fence, q)
+        got = index_mod._bound(entries, fence, q, side)
     finally:
         index_mod._BLOCK, index_mod._FEW = saved
-    assert got.tolist() == np.searchsorted(entries, q, "left").tolist()
+    assert got.tolist() == np.searchsorted(entries, q, side).tolist()
 
 
 @settings(max_examples=60, deadline=None)
