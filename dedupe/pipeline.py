@@ -1204,9 +1204,10 @@ def _count_carriers(
     # that was furniture already stays furniture in every article carrying it: none is
     # noted (the count its reason gives is the one it was judged with).
     extra = {o for near in linked.values() for o, _ in near} - batch_fps
-    rows_extra = store.carriers_many(extra) if extra else {}
+    rows_extra = store.carriers_counting(extra) if extra else {}
     since, grown = _batch_reach(agg, linked)
     floor = min(since.values(), default="")
+    lookup: list[tuple[int, str]] = []
     for fp in sorted(batch_fps | extra):
         before = existing.get(fp, ()) if fp in merged else rows_extra.get(fp, ())
         if any(row[0].startswith("=") and row[1] >= k for row in before):
@@ -1214,13 +1215,24 @@ def _count_carriers(
         if fp in merged:
             firsts = sorted((fkey, first, o) for o, (_n, first, fkey) in merged[fp].items())
         else:
-            firsts = sorted((fkey, first, o) for o, _n, first, fkey in rows_extra.get(fp, ()))
+            firsts = sorted((fkey, first, o) for o, _n, first, fkey, _ in before)
         after, outs = since.get(fp, floor), grown.get(fp, ())
         affected.update(
             first
             for i, (key, first, okey) in enumerate(firsts[:MAX_REJUDGE_OUTLETS])
             if i == 0 or key > after or okey in outs
         )
+        # A carrier of the text or a near copy, in an outlet whose stored first it precedes:
+        # that outlet's other carriers (below the count) named the old first as their source.
+        for okey, n, _first, fkey, others in before:
+            if okey in outs and fkey > after and 1 < n < k:
+                if others is not None:
+                    affected.update(others)
+                elif okey.startswith("="):
+                    lookup.append((fp, okey[1:]))
+    if lookup:
+        for aids in store.outlet_carriers(lookup).values():
+            affected.update(aids)
     return affected, linked
 
 

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 from conftest import FURNITURE, WIRE, corpus, day, dump
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dedupe import Article, InputError, Params, StoreError, Tracker
@@ -596,6 +596,11 @@ SHARED = [
     ),
     st.lists(st.integers(1, 4), min_size=1, max_size=9),  # batch sizes, cycled
     st.sampled_from([3, 4]),  # the boilerplate count
+)
+# two carriers of a line in one outlet, then a near copy of it in that outlet, dated (so
+# earlier): the second carrier's source is now the near copy, not the outlet's first
+@example(
+    [({8}, "o2.example", None), ({8}, "o2.example", None), ({0, 1, 3}, "o2.example", 0)], [1], 4
 )
 def test_stored_verdicts_equal_a_fresh_judgment_whatever_the_order_and_batches(arts, sizes, k):
     """Exact and near copies of a few lines (a byline among them) across outlets and days,
