@@ -189,6 +189,11 @@ class _Run:
         self.sketch_items = self.sketches = self.slot = None
 
 
+def _out_of_order(items: np.ndarray) -> bool:
+    """Are the items of runs taken one after the other not rising (a merge must sort them)?"""
+    return items.size > 1 and not bool((items[1:] > items[:-1]).all())
+
+
 def _slots(items: np.ndarray | None) -> np.ndarray | None:
     """Each item's row, indexed by ``item - items[0]``: one load instead of a binary search
     per candidate. Only when the ids are dense (a run holds batches of consecutive new ids,
@@ -637,28 +642,30 @@ class SqliteIndex:
         """Write a run's rows: in one statement when they are ``small`` (at most
         ``_HELD_MERGE`` bytes of entries: they are all made before the first is written),
         else one at a time as :meth:`_insert` does (a large BLOB a piece at a time)."""
-        rows = list(rows) if small else rows
-        if not small or any(blobs.large(r["keys"]) or blobs.large(r["items"]) for r in rows):
-            for row in rows:
-                self._insert(row)
-            return
-        assert isinstance(rows, list)
-        self.conn.executemany(
-            "INSERT INTO lsh_runs (run, band, token, n, keys, items) VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    r["run"],
-                    r["band"],
-                    r["token"],
-                    r["n"],
-                    blobs.bound(r["keys"], "lsh_runs.keys"),
-                    blobs.bound(r["items"], "lsh_runs.items"),
+        if small:
+            made = list(rows)
+            if not any(blobs.large(r["keys"]) or blobs.large(r["items"]) for r in made):
+                self.conn.executemany(
+                    "INSERT INTO lsh_runs (run, band, token, n, keys, items)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            r["run"],
+                            r["band"],
+                            r["token"],
+                            r["n"],
+                            blobs.bound(r["keys"], "lsh_runs.keys"),
+                            blobs.bound(r["items"], "lsh_runs.items"),
+                        )
+                        for r in made
+                    ],
                 )
-                for r in rows
-            ],
-        )
-        if rows:
-            self._last = (rows[-1]["run"], rows[-1]["token"])
+                if made:
+                    self._last = (made[-1]["run"], made[-1]["token"])
+                return
+            rows = made
+        for row in rows:
+            self._insert(row)
 
     def _pieces(self, rowid: int, column: str) -> Iterator[np.ndarray]:
         """The ``keys`` or ``items`` BLOB of row ``rowid`` as ``<u4`` arrays, a piece at a
@@ -836,7 +843,7 @@ class SqliteIndex:
         if with_sketches:
             its = np.concatenate([r.sketch_items for r in group])  # type: ignore[misc]
             sk = np.concatenate([r.sketches for r in group])  # type: ignore[misc]
-            if its.size > 1 and not bool((its[1:] > its[:-1]).all()):
+            if _out_of_order(its):
                 order = np.argsort(its, kind="stable")
                 its, sk = its[order], sk[order]
         rows = [self._band_row(run, b, token, entries[b * n : (b + 1) * n]) for b in range(nb)]
@@ -864,7 +871,7 @@ class SqliteIndex:
         # The inputs are read whole before the new row is written: a blob handle that reads
         # while another row of the table is written walks its BLOB again from the start at
         # every piece (measured: 4 times slower for each doubling of the BLOB).
-        if its.size > 1 and not bool((its[1:] > its[:-1]).all()):
+        if _out_of_order(its):
             order = np.argsort(its, kind="stable")
             sk = np.concatenate(list(parts())).reshape(its.size, -1)[order]
             its = its[order]
