@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xxhash
 
-from dedupe import fingerprint, index
+from dedupe import fingerprint, index, textwork
 from dedupe.classify import Evidence, Peer, TextFacts, classify, refine, text_facts
 from dedupe.fields import normalize_url
 from dedupe.fingerprint import Params
@@ -91,7 +91,8 @@ class Clock:
 @dataclass
 class Analysis:
     """One article's segments and, per segment, its normalized text, word count, exact key
-    (``None`` when it has no words) and the earlier segments it rephrases."""
+    (``None`` when it has no words) and the earlier segments it rephrases; ``work``: the
+    rephrased repeats and text facts as the store keeps them."""
 
     segments: list[Segment]
     norms: list[str]
@@ -99,6 +100,7 @@ class Analysis:
     keys: list[int | None]
     loose: dict[int, list[tuple[int, float]]]
     facts: TextFacts
+    work: str
 
 
 def _normalized(text: str, segs: Sequence[Segment]) -> tuple[list[str], list[list[str]]]:
@@ -114,7 +116,9 @@ def analyze_one(text: str, params: Params) -> tuple[Analysis, list[list[str]]]:
     counts = [len(words) for words in words_of]
     keys = [fingerprint.exact_key(n) if w else None for n, w in zip(norms, words_of)]
     loose = fingerprint.rephrased(words_of, params)
-    return Analysis(segs, norms, counts, keys, loose, text_facts(text, segs)), words_of
+    facts = text_facts(text, segs)
+    work = textwork.dumps(loose, facts, params)
+    return Analysis(segs, norms, counts, keys, loose, facts, work), words_of
 
 
 def analyze(
@@ -509,6 +513,7 @@ def load_docs(t: Tracker | Reader, ids: Sequence[str]) -> list[Doc]:
     """Stored articles (those that exist, in the order given), ready to judge."""
     arts = t.store.articles_many(ids)
     rows = t.store.segments_many(arts)
+    works = t.store.text_work_many(arts)
     short_words = t.params.min_words
     docs: list[Doc] = []
     for aid in ids:
@@ -546,7 +551,11 @@ def load_docs(t: Tracker | Reader, ids: Sequence[str]) -> list[Doc]:
             fps.append(fp)
             short.append(kind != "block" and words < short_words)
             stored.append((verdict, rule, reason, matched))
-        docs.append(Doc(a, segs, fps, short, stored=stored))
+        d = Doc(a, segs, fps, short, stored=stored)
+        got = textwork.loads(works.get(aid), segs, t.params)
+        if got is not None:
+            d.loose, d.facts = got
+        docs.append(d)
     return docs
 
 
@@ -794,7 +803,7 @@ def ingest(
             if key[1] is not None:
                 seen[key] = a.id
         new.append(i)
-    store.insert_articles([(batch[i], url_ns[i], chashes[i]) for i in new], t._run)
+    seq = store.insert_articles([(batch[i], url_ns[i], chashes[i]) for i in new], t._run)
     arts = [batch[i] for i in new]
 
     clock.lap("articles")
@@ -805,6 +814,7 @@ def ingest(
     else:
         analyses = [analysis[0][i] for i in new]
         band_rows, band_mat, sketch_mat = analysis[1], analysis[2], analysis[3]
+    store.insert_text_work((seq + k, an.work) for k, an in enumerate(analyses))
 
     clock.lap("analyze")
     # Fingerprints: look up every key once; new ones get ids in order of appearance.
@@ -916,7 +926,7 @@ def start_text_work(t: Tracker, ids: Sequence[str]) -> Ahead:
 
 
 def _start_text_work(t: Tracker, docs: Sequence[Doc]) -> TextJob | None:
-    todo = [d for d in docs if t._text_cache.get(d.article.id) is None]
+    todo = [d for d in docs if d.facts is None and t._text_cache.get(d.article.id) is None]
     if len(todo) >= POOL_MIN_BATCH // 4 and t.workers:
         workers = t._pool()
         if workers is not None:

@@ -326,6 +326,14 @@ def m013_sketch_popcounts(db: sqlite_utils.Database) -> None:
         db.execute("UPDATE lsh_runs SET items = ? WHERE id = ?", [rows.tobytes(), rid])
 
 
+@MIGRATIONS()
+def m014_text_work(db: sqlite_utils.Database) -> None:
+    """Each article's text work (its rephrased repeats and text facts, see
+    ``dedupe.textwork``), by the article's ingest number: judging it again reads them
+    instead of making them from the text. Articles stored before have none (it is made)."""
+    db.execute("CREATE TABLE IF NOT EXISTS text_work (seq INTEGER PRIMARY KEY, work TEXT NOT NULL)")
+
+
 def utcnow() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -940,10 +948,11 @@ class Store:
 
     def insert_articles(
         self, rows: Sequence[tuple[Article, str | None, int]], run: int | None
-    ) -> None:
-        """Insert new articles, each as (article, normalized URL, content hash), in order."""
+    ) -> int:
+        """Insert new articles, each as (article, normalized URL, content hash), in order;
+        returns the ingest number of the first (the others follow it), 0 when none."""
         if not rows:
-            return
+            return 0
         seq = self.next_seq()
         (last,) = self.conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM articles").fetchone()
         self.conn.executemany(
@@ -974,6 +983,22 @@ class Store:
             " SELECT rowid, title, text FROM articles WHERE rowid > ?",
             (last,),
         )
+        return seq
+
+    def insert_text_work(self, rows: Iterable[tuple[int, str]]) -> None:
+        """Store articles' text work, each as (ingest number, its JSON text)."""
+        self.conn.executemany("INSERT OR REPLACE INTO text_work (seq, work) VALUES (?, ?)", rows)
+
+    def text_work_many(self, ids: Iterable[str]) -> dict[str, str]:
+        """``article id -> its stored text work`` (for those that have one)."""
+        return {
+            str(aid): str(work)
+            for aid, work in self.conn.execute(
+                "SELECT a.id, w.work FROM articles a CROSS JOIN text_work w ON w.seq = a.seq"
+                " WHERE a.id IN (SELECT replace(value, ?2, char(0)) FROM json_each(?1))",
+                _text_list(ids),
+            )
+        }
 
     def articles_many(self, ids: Iterable[str]) -> dict[str, Article]:
         """Stored articles by id (those that exist)."""

@@ -335,8 +335,17 @@ def test_a_store_in_memory_hands_the_workers_only_the_text_work(monkeypatch):
             waiting = t.store.count_stale()
             assert t.flush() == waiting
             found.append(_verdicts(t.store.conn))
+    # the store keeps every article's text work: there is none left to hand out
+    assert sent == []
+    # a store without it (made before it was kept): the workers make it, chunk by chunk
+    monkeypatch.setattr(pipeline.textwork, "loads", lambda *a: None)
+    with Tracker(":memory:", workers=2) as t:
+        t.add_many(arts, batch_size=25)
+        waiting = t.store.count_stale()
+        assert t.flush() == waiting
+        found.append(_verdicts(t.store.conn))
     assert sent == [7] * (waiting // 7) + ([waiting % 7] if waiting % 7 >= 5 else [])
-    assert found[0] == found[1]
+    assert found[0] == found[1] == found[2]
 
 
 def test_the_workers_share_is_judged_here_when_another_writer_committed_meanwhile(
