@@ -51,8 +51,7 @@ def test_text_work_made_otherwise_is_not_read():
 
 def test_judging_a_stored_article_reads_its_text_work_from_the_store():
     arts = [
-        Article(id=f"a{i}", text="\n\n".join(LINES[i:] + LINES[:i]), outlet="o")
-        for i in range(4)
+        Article(id=f"a{i}", text="\n\n".join(LINES[i:] + LINES[:i]), outlet="o") for i in range(4)
     ]
     with Tracker(":memory:") as t:
         t.add_many(arts)
