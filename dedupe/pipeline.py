@@ -320,7 +320,7 @@ def default_workers() -> int:
 class TextCache:
     """The text work of recently judged articles (their text never changes), by article id:
     an article that new ones keep touching (the first carrier of a line) is judged again
-    without redoing it. Least recently used entries go first."""
+    without reading or redoing it. Least recently used entries go first."""
 
     def __init__(self, size: int = 5_000) -> None:
         from collections import OrderedDict
@@ -571,7 +571,8 @@ def evidence_many(
     present = sorted({fp for d in docs for fp in d.fps if fp is not None})
     group = groups_of(present, store.neighbors_many(present) if linked is None else linked)
     rows = store.carriers_many({x for g in group.values() for x in g})
-    # The text work of stored articles: from the cache, else done again (the rephrased-repeat
+    # The text work of stored articles: read from the store with them (load_docs), else from
+    # the cache, else done again (an article stored before it was kept; the rephrased-repeat
     # test needs the words of each segment).
     cache = t._text_cache
     for d in docs:
