@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
 
 import xxhash
 
@@ -62,18 +61,17 @@ def loads(
     if not text:
         return None
     try:
-        got: Any = json.loads(text)
-        made, lex_rows, pitch, opener, pairs = got
-    except (ValueError, TypeError):
-        return None
-    if made != tag(params):
-        return None
-    lex: list[Hit | None] = [None] * len(segments)
-    for i, category, entry, lang in lex_rows:
-        if not 0 <= i < len(lex):
+        made, lex_rows, pitch, opener, pairs = json.loads(text)
+        if made != tag(params):
             return None
-        lex[i] = Hit(category, entry, lang)
+        lex: list[Hit | None] = [None] * len(segments)
+        for i, category, entry, lang in lex_rows:
+            if not 0 <= i < len(lex):
+                return None
+            lex[i] = Hit(category, entry, lang)
+        loose: Loose = {int(k): [(int(j), float(s)) for j, s in v] for k, v in pairs}
+    except (ValueError, TypeError):  # not what dumps writes: made again from the text
+        return None
     blocks = sorted({g.block for g in segments})
     facts = TextFacts(tuple(lex), {b: i for i, b in enumerate(blocks)}, pitch, opener)
-    loose: Loose = {int(k): [(int(j), float(s)) for j, s in v] for k, v in pairs}
     return loose, facts

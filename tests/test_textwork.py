@@ -47,6 +47,8 @@ def test_text_work_made_otherwise_is_not_read():
     made, lex, *rest = json.loads(an.work)
     assert lex  # the lines above hold furniture
     assert textwork.loads(json.dumps(["0" * 12, lex, *rest]), an.segments, PARAMS) is None
+    assert textwork.loads(json.dumps([made, [[0, "x"]], *rest]), an.segments, PARAMS) is None
+    assert textwork.loads(json.dumps([made, lex]), an.segments, PARAMS) is None
 
 
 def test_judging_a_stored_article_reads_its_text_work_from_the_store():
