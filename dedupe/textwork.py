@@ -25,20 +25,16 @@ Loose = dict[int, list[tuple[int, float]]]
 
 
 @lru_cache(maxsize=8)
-def _tag_of(params_json: str) -> str:
+def tag(params: Params) -> str:
+    """What made a stored text work: the package version, parameters and lexicon data."""
     from dedupe import __version__
 
     h = xxhash.xxh64()
     h.update(__version__.encode())
-    h.update(params_json.encode())
+    h.update(json.dumps(params.as_dict(), sort_keys=True).encode())
     for lang in LANGUAGES:
         h.update(read_data(lang).encode("utf-8"))
     return h.hexdigest()[:12]
-
-
-def tag(params: Params) -> str:
-    """What made a stored text work: the package version, parameters and lexicon data."""
-    return _tag_of(json.dumps(params.as_dict(), sort_keys=True))
 
 
 def dumps(loose: Loose, facts: TextFacts, params: Params) -> str:
