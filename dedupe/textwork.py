@@ -3,7 +3,7 @@
 Judging a stored article again needs, besides the store's counts, its rephrased repeats and
 its text facts (lexicon hits, blocks, where a trailing pitch starts). Both are pure functions
 of the text and its segments, and made once at ingest; done again at every later judgment
-they took about a third of it. So they are stored as a short JSON text, tagged with what
+they took about two fifths of it. So they are stored as a short JSON text, tagged with what
 made them (the parameters, the lexicon's data and the package version): a tag that differs
 means they are made again from the text, never read.
 """
