@@ -636,7 +636,26 @@ class SqliteIndex:
             blobs.write(self.conn, "lsh_runs", "items", rowid, items)
             self._last = (row["run"], row["token"])
         else:
-            self._insert_all([row], True)
+            self._insert_bound([row])
+
+    def _insert_bound(self, rows: list[dict[str, Any]]) -> None:
+        """Write rows of ``lsh_runs`` none of whose BLOBs is large, in one statement."""
+        self.conn.executemany(
+            "INSERT INTO lsh_runs (run, band, token, n, keys, items) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    r["run"],
+                    r["band"],
+                    r["token"],
+                    r["n"],
+                    blobs.bound(r["keys"], "lsh_runs.keys"),
+                    blobs.bound(r["items"], "lsh_runs.items"),
+                )
+                for r in rows
+            ],
+        )
+        if rows:
+            self._last = (rows[-1]["run"], rows[-1]["token"])
 
     def _insert_all(self, rows: Iterable[dict[str, Any]], small: bool) -> None:
         """Write a run's rows: in one statement when they are ``small`` (at most
@@ -645,23 +664,7 @@ class SqliteIndex:
         if small:
             made = list(rows)
             if not any(blobs.large(r["keys"]) or blobs.large(r["items"]) for r in made):
-                self.conn.executemany(
-                    "INSERT INTO lsh_runs (run, band, token, n, keys, items)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            r["run"],
-                            r["band"],
-                            r["token"],
-                            r["n"],
-                            blobs.bound(r["keys"], "lsh_runs.keys"),
-                            blobs.bound(r["items"], "lsh_runs.items"),
-                        )
-                        for r in made
-                    ],
-                )
-                if made:
-                    self._last = (made[-1]["run"], made[-1]["token"])
+                self._insert_bound(made)
                 return
             rows = made
         for row in rows:
