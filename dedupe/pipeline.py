@@ -175,9 +175,10 @@ _reader: Reader | None = None
 
 def _rejudge_task(
     path: str, ids: list[str], params: dict[str, Any]
-) -> tuple[int, list[tuple[Any, ...]]]:
+) -> tuple[int, list[tuple[Any, ...]], list[tuple[str, str]]]:
     """In a worker: judge stored articles again on a read-only connection of its own; the
-    articles judged and the verdict rows that changed. The writer only rewrites them."""
+    articles judged, the verdict rows that changed and the text work the store lacked. The
+    writer only writes them."""
     global _reader
     p = Params(**params)
     if _reader is None or _reader.store.path != path or _reader.params != p:
@@ -186,7 +187,7 @@ def _rejudge_task(
         _reader = Reader(path, p)
     with gc_paused():
         docs = load_docs(_reader, ids)
-        return len(docs), changed_rows(judge(_reader, docs))
+        return len(docs), changed_rows(judge(_reader, docs)), unkept_work(docs, p)
 
 
 class Workers:
@@ -257,15 +258,17 @@ class RejudgeJob:
     def __init__(self, jobs: list[Any]) -> None:
         self.jobs = jobs
 
-    def result(self) -> tuple[int, list[tuple[Any, ...]]]:
-        """The articles judged, and the verdict rows that changed (as
-        :meth:`~dedupe.store.Store.update_verdicts` takes them)."""
-        judged, rows = 0, []
+    def result(self) -> tuple[int, list[tuple[Any, ...]], list[tuple[str, str]]]:
+        """The articles judged, the verdict rows that changed (as
+        :meth:`~dedupe.store.Store.update_verdicts` takes them) and the text work the store
+        lacked (as :meth:`~dedupe.store.Store.keep_text_work` takes it)."""
+        judged, rows, works = 0, [], []
         for job in self.jobs:
-            n, r = job.get()
+            n, r, w = job.get()
             judged += n
             rows.extend(r)
-        return judged, rows
+            works.extend(w)
+        return judged, rows, works
 
 
 class TextJob:
@@ -495,6 +498,7 @@ class Doc:
     loose: dict[int, list[tuple[int, float]]] | None = None
     facts: TextFacts | None = None
     stored: list[tuple[str, str, str, str]] | None = None
+    kept: bool = False  # its text work was read from the store
 
 
 @dataclass
@@ -555,6 +559,7 @@ def load_docs(t: Tracker | Reader, ids: Sequence[str]) -> list[Doc]:
         got = textwork.loads(works.get(aid), segs, t.params)
         if got is not None:
             d.loose, d.facts = got
+            d.kept = True
         docs.append(d)
     return docs
 
@@ -959,8 +964,20 @@ def rejudge(
     changed = changed_rows(judge(t, docs))
     clock.last = time.thread_time()
     t.store.update_verdicts(changed)
+    t.store.keep_text_work(unkept_work(docs, t.params))
     clock.lap("write")
     return len(changed)
+
+
+def unkept_work(docs: Iterable[Doc], params: Params) -> list[tuple[str, str]]:
+    """``(article id, text work)`` of judged stored articles whose text work the store did
+    not hold (stored before it was kept, or made under other parameters): kept, the next
+    judgment reads it instead of making it again."""
+    return [
+        (d.article.id, textwork.dumps(d.loose, d.facts, params))
+        for d in docs
+        if not d.kept and d.loose is not None and d.facts is not None
+    ]
 
 
 def changed_rows(judged: Iterable[Judged]) -> list[tuple[Any, ...]]:
@@ -1025,7 +1042,7 @@ def take_back(t: Tracker, handed: Handed) -> None:
     another connection committed since they were handed out, or a worker could not read the
     store, the articles are judged again here."""
     try:
-        n, rows = handed.job.result()
+        n, rows, works = handed.job.result()
     except (sqlite3.Error, StoreError):
         rejudge(t, handed.ids, offload=False)
         return
@@ -1035,6 +1052,7 @@ def take_back(t: Tracker, handed: Handed) -> None:
     t.timings["rejudged"] = t.timings.get("rejudged", 0) + n
     t.timings["rejudged_by_workers"] = t.timings.get("rejudged_by_workers", 0) + n
     t.store.update_verdicts(rows)
+    t.store.keep_text_work(works)
 
 
 def _match(

@@ -989,6 +989,15 @@ class Store:
         """Store articles' text work, each as (ingest number, its JSON text)."""
         self.conn.executemany("INSERT OR REPLACE INTO text_work (seq, work) VALUES (?, ?)", rows)
 
+    def keep_text_work(self, rows: Iterable[tuple[str, str]]) -> None:
+        """Store stored articles' text work, each as (article id, its JSON text), in place of
+        any they had."""
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO text_work (seq, work)"
+            " SELECT seq, ?2 FROM articles WHERE id = ?1",
+            rows,
+        )
+
     def text_work_many(self, ids: Iterable[str]) -> dict[str, str]:
         """``article id -> its stored text work`` (for those that have one)."""
         return {

@@ -5,7 +5,8 @@ its text facts (lexicon hits, blocks, where a trailing pitch starts). Both are p
 of the text and its segments, and made once at ingest; done again at every later judgment
 they took about two fifths of it. So they are stored as a short JSON text, tagged with what
 made them (the parameters, the lexicon's data and the package version): a tag that differs
-means they are made again from the text, never read.
+means they are made again from the text, never read, and the work made again replaces it
+(so does the work of an article stored before it was kept, when it is judged again).
 """
 
 from __future__ import annotations

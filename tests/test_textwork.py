@@ -63,3 +63,53 @@ def test_judging_a_stored_article_reads_its_text_work_from_the_store():
         assert [d.article.id for d in docs] == ["a2", "a0"]
         for d in docs:
             assert (d.loose, d.facts) == text_work(d.article.text, d.segments, t.params)
+
+
+def _work_of(conn):
+    return conn.execute(
+        "SELECT a.id, w.work FROM articles a JOIN text_work w ON w.seq = a.seq ORDER BY a.id"
+    ).fetchall()
+
+
+def _judge_all_again_without_kept_work(t):
+    """Forget the store's text work (as in a store made before it was kept) and judge every
+    article again."""
+    ids = [r[0] for r in t.store.conn.execute("SELECT id FROM articles ORDER BY id")]
+    with t.store.transaction():
+        t.store.conn.execute("DELETE FROM text_work")
+        t.store.mark_stale(ids)
+    t._text_cache = type(t._text_cache)()
+    return t.flush(), len(ids)
+
+
+def test_judging_again_keeps_the_text_work_a_store_lacked():
+    import synth
+
+    arts = [Article.from_dict(r) for r in synth.corpus(60, 5)]
+    with Tracker(":memory:", workers=0) as t:
+        t.add_many(arts, batch_size=20)
+        t.flush()
+        made = _work_of(t.store.conn)
+        judged, stored = _judge_all_again_without_kept_work(t)
+        assert judged == stored == len(made) > 50
+        assert _work_of(t.store.conn) == made  # the same JSON the ingest wrote
+        docs = load_docs(t, [aid for aid, _work in made])
+        assert len(docs) == stored and all(d.kept for d in docs)
+
+
+def test_the_workers_hand_back_the_text_work_a_store_lacked(tmp_path, monkeypatch):
+    import synth
+
+    from dedupe import pipeline
+
+    monkeypatch.setattr(pipeline, "POOL_MIN_BATCH", 20)
+    arts = [Article.from_dict(r) for r in synth.corpus(60, 5)]
+    with Tracker(tmp_path / "s.db", workers=2) as t:
+        t.add_many(arts, batch_size=20)
+        t.flush()
+        made = _work_of(t.store.conn)
+        before = t.timings.get("rejudged_by_workers", 0)
+        judged, stored = _judge_all_again_without_kept_work(t)
+        assert judged == stored == len(made) > 50
+        assert t.timings["rejudged_by_workers"] > before  # a share was judged elsewhere
+        assert _work_of(t.store.conn) == made
