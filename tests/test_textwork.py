@@ -1,6 +1,7 @@
 import dataclasses
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -71,18 +72,25 @@ def _work_of(conn):
     ).fetchall()
 
 
-def _judge_all_again_without_kept_work(t):
-    """Forget the store's text work (as in a store made before it was kept) and judge every
-    article again."""
+def _judge_all_again_without_kept_work(t, forget="DELETE FROM text_work"):
+    """Forget the store's text work (as in a store made before it was kept, by default) and
+    judge every article again."""
     ids = [r[0] for r in t.store.conn.execute("SELECT id FROM articles ORDER BY id")]
     with t.store.transaction():
-        t.store.conn.execute("DELETE FROM text_work")
+        t.store.conn.execute(forget)
         t.store.mark_stale(ids)
     t._text_cache = type(t._text_cache)()
     return t.flush(), len(ids)
 
 
-def test_judging_again_keeps_the_text_work_a_store_lacked():
+@pytest.mark.parametrize(
+    "forget",
+    [
+        "DELETE FROM text_work",  # a store older than the table
+        "UPDATE text_work SET work = json_set(work, '$[0]', 'made-elsewhere')",  # another tag
+    ],
+)
+def test_judging_again_keeps_the_text_work_a_store_lacked(forget):
     import synth
 
     arts = [Article.from_dict(r) for r in synth.corpus(60, 5)]
@@ -90,7 +98,7 @@ def test_judging_again_keeps_the_text_work_a_store_lacked():
         t.add_many(arts, batch_size=20)
         t.flush()
         made = _work_of(t.store.conn)
-        judged, stored = _judge_all_again_without_kept_work(t)
+        judged, stored = _judge_all_again_without_kept_work(t, forget)
         assert judged == stored == len(made) > 50
         assert _work_of(t.store.conn) == made  # the same JSON the ingest wrote
         docs = load_docs(t, [aid for aid, _work in made])
