@@ -64,7 +64,8 @@ class Index(Protocol):
 
     def candidates(self, keys: np.ndarray, cap: int) -> list[list[int]]:
         """Items sharing at least one band key with each row of ``keys``, at most ``cap`` each,
-        smallest ids first (so the choice under the cap never depends on arrival order)."""
+        smallest ids first (so the choice under the cap never depends on arrival order), and
+        at most ``cap`` read from each bucket (a hot bucket is read no further)."""
 
 
 _U32 = np.uint32
@@ -113,13 +114,19 @@ class _Run:
     slot: np.ndarray | None = field(init=False)
     keymap: tuple[np.ndarray, int] | None = field(init=False)
     spill: _Spill | None = field(init=False, default=None)
+    #: Its smallest item (``-1`` while unknown): searches read the runs in this order.
+    low: int = field(init=False, default=-1)
 
     def __post_init__(self) -> None:
         self.slot = _slots(self.sketch_items)
         self.fence = self.keymap = None
+        if self.sketch_items is not None and len(self.sketch_items):
+            self.low = int(self.sketch_items[0])
         if self.entries is not None:
             self.fence = _fence(self.entries)
             self.keymap = _key_map(self.entries, self.n, self.nbands)
+            if self.low < 0 and self.n:
+                self.low = int((self.entries[: self.n] & _ITEM_MASK).min())
 
     @property
     def size(self) -> int:
@@ -163,6 +170,8 @@ class _Run:
     def use(self, spill: _Spill) -> None:
         """Search ``spill`` (all bands written) instead of entries in memory."""
         self.spill, self.fence, self.keymap = spill, spill.fence, spill.keymap
+        if self.low < 0:
+            self.low = spill.low
 
     def may_hold(self, q: np.ndarray) -> np.ndarray:
         """For entry prefixes (band and key): ``False`` where the run surely holds none
@@ -342,6 +351,8 @@ class _Spill:
         #: Where the sketches start (after the entries and the pad), and their row width
         #: (``0``: none written).
         self.sk_at, self.sk_width = 8 * total + len(_PAD), 0
+        #: The smallest item of the first band written (``-1``: none yet).
+        self.low = -1
 
     def _write(self, data: bytes | np.ndarray, at: int) -> None:
         view = memoryview(data).cast("B")  # an array is written as it lies, without a copy
@@ -353,6 +364,8 @@ class _Spill:
         """Write one band's sorted entries (the bands in any order)."""
         at = band * self.n
         self._write(np.ascontiguousarray(entries, dtype="<u8"), 8 * at)
+        if self.low < 0 and len(entries):
+            self.low = int((entries & _ITEM_MASK).min())
         # fence entry k is the entry at k * _BLOCK + _BLOCK - 1
         k0, k1 = at // _BLOCK, (at + len(entries)) // _BLOCK
         self.fence[k0:k1] = entries[k0 * _BLOCK + _BLOCK - 1 - at :: _BLOCK][: k1 - k0]
@@ -960,9 +973,14 @@ class SqliteIndex:
 
         With ``sketches`` (one row per query) and ``keep``, candidates whose stored sketch
         fails ``keep(query_sketches, candidate_sketches)`` are dropped before the cap. Each
-        bucket of each run is read up to ``cap`` items, smallest ids first: a hot bucket (a
-        line every article shares, or the first words of a template) grows with the corpus,
-        and reading more of it found no more near copies."""
+        query reads at most ``cap`` items of its bucket in each band, smallest ids first,
+        across all the runs: a hot bucket (a line every article shares, or the first words
+        of a template) grows with the corpus, and reading more of it found almost no more
+        near copies (a near copy shares several bands, most of them not hot). The runs are
+        read in the order of their smallest items: that is id order while each run holds a
+        stretch of consecutive ids, as when batches do not grow (runs of one size class are
+        then made one after another, and merged). Otherwise the choice is still the same for
+        the same adds."""
         if not self._loaded:
             self.refresh()
         keys = np.asarray(keys)
@@ -983,14 +1001,16 @@ class SqliteIndex:
         band_at = np.append(
             np.searchsorted(sorted_q, np.arange(nb, dtype=_U64) << _BAND_SHIFT), len(sorted_q)
         )
+        # what each (query, band) may still read of its bucket
+        left = np.full(len(sorted_q), cap, dtype=np.int64)
         pair_parts: list[np.ndarray] = []
-        for run in self._runs.values():
+        for run in sorted(self._runs.values(), key=lambda r: (r.low, r.run)):
             if not run.n:
                 continue
             if run.entries is not None:
-                pairs = self._memory_pairs(run, sorted_q, sorted_hi, band_at, order, nb, cap)
+                pairs = self._memory_pairs(run, sorted_q, sorted_hi, band_at, order, nb, left)
             else:
-                pairs = self._disk_pairs(run, sorted_q, sorted_hi, band_at, order, nb, cap)
+                pairs = self._disk_pairs(run, sorted_q, sorted_hi, band_at, order, nb, left)
             if pairs is None:
                 continue
             if filtering and run.has_sketches:
@@ -1023,9 +1043,11 @@ class SqliteIndex:
         band_at: np.ndarray,
         order: np.ndarray,
         nb: int,
-        cap: int,
+        left: np.ndarray,
     ) -> np.ndarray | None:
-        """The (query row << 32 | item) pairs of a run held in memory, sorted, or ``None``."""
+        """The (query row << 32 | item) pairs of a run held in memory, sorted, or ``None``;
+        each (query, band) at position ``k`` of ``sorted_q`` reads at most ``left[k]`` items
+        of its bucket, and ``left`` is lowered by what it read."""
         entries = run.entries
         assert entries is not None
         n = len(entries)
@@ -1035,8 +1057,11 @@ class SqliteIndex:
         if qs >= qe:
             return None
         q, q_hi, sel = sorted_q[qs:qe], sorted_hi[qs:qe], None
-        if run.keymap is not None:  # only the queries the run may hold
-            sel = np.flatnonzero(run.may_hold(q))
+        live = left[qs:qe] > 0  # only the queries with reads left that the run may hold
+        if run.keymap is not None:
+            live &= run.may_hold(q)
+        if not live.all():
+            sel = np.flatnonzero(live)
             q, q_hi = q[sel], q_hi[sel]
         lo = _bound(entries, run.fence, q)
         # a query hits when the entry at its lower bound has its band and key
@@ -1047,7 +1072,8 @@ class SqliteIndex:
         lo = lo[hit]
         pos = qs + (hit if sel is None else sel[hit])  # positions in sorted_q
         hi = _bound(entries, run.fence, sorted_hi[pos], "right")
-        c = np.minimum(hi - lo, cap)
+        c = np.minimum(hi - lo, left[pos])
+        left[pos] -= c
         starts = np.repeat(lo - np.cumsum(c) + c, c)
         rows_ = np.repeat(order[pos] // nb, c).astype(np.int64)
         items_ = (entries[starts + np.arange(int(c.sum()))] & _ITEM_MASK).astype(np.int64)
@@ -1061,7 +1087,7 @@ class SqliteIndex:
         band_at: np.ndarray,
         order: np.ndarray,
         nb: int,
-        cap: int,
+        left: np.ndarray,
     ) -> np.ndarray | None:
         """:meth:`_memory_pairs` of a run on disk. The fence gives each query its block of
         ``_BLOCK`` entries; one read of the block finds the query's bucket and its items (a
@@ -1071,13 +1097,14 @@ class SqliteIndex:
         qs, qe = int(band_at[0]), int(band_at[min(run.nbands, nb)])
         if qs >= qe:
             return None
-        pos = np.arange(qs, qe)
+        live = left[qs:qe] > 0
         if run.keymap is not None:
-            pos = qs + np.flatnonzero(run.may_hold(sorted_q[qs:qe]))
+            live &= run.may_hold(sorted_q[qs:qe])
+        pos = qs + np.flatnonzero(live)
         parts = []
         for at in range(0, pos.size, _SLICE):
             got = SqliteIndex._disk_slice(
-                run, sorted_q, sorted_hi, pos[at : at + _SLICE], order, nb, cap
+                run, sorted_q, sorted_hi, pos[at : at + _SLICE], order, nb, left
             )
             if got is not None:
                 parts.append(got)
@@ -1093,9 +1120,10 @@ class SqliteIndex:
         pos: np.ndarray,
         order: np.ndarray,
         nb: int,
-        cap: int,
+        left: np.ndarray,
     ) -> np.ndarray | None:
-        """The pairs of the queries at ``pos`` (sorted positions in ``sorted_q``)."""
+        """The pairs of the queries at ``pos`` (sorted positions in ``sorted_q``), each
+        reading at most ``left`` items (lowered by what it read)."""
         spill = run.spill
         assert spill is not None and run.fence is not None
         fd, total, pread = spill.fd, spill.total, os.pread
@@ -1134,17 +1162,20 @@ class SqliteIndex:
             ok[ok] = flat[base[ok] + nxt[ok]] <= q_hi[ok]
             last += step * ok
             step //= 2
-        count = np.minimum(np.minimum(last - lo + 1, total - at), cap)
+        room = left[pos]
+        count = np.minimum(np.minimum(last - lo + 1, total - at), room)
         rows = order[pos] // nb
-        longer = (lo + count == _BLOCK) & (count < cap)  # the bucket may go on past the block
+        longer = (lo + count == _BLOCK) & (count < room)  # the bucket may go on past the block
         short = np.flatnonzero(~longer)
         c = count[short]
+        left[pos[short]] -= c
         starts = np.repeat(base[short] + lo[short] - np.cumsum(c) + c, c)
         items = [flat[starts + np.arange(int(c.sum()))] & _ITEM_MASK]
         rows_ = [np.repeat(rows[short], c)]
         for j in np.flatnonzero(longer).tolist():
-            e = np.frombuffer(pread(fd, 8 * cap, 8 * int(at[j])), dtype="<u8")
+            e = np.frombuffer(pread(fd, 8 * int(room[j]), 8 * int(at[j])), dtype="<u8")
             e = e[: min(int(np.searchsorted(e, q_hi[j], "right")), total - int(at[j]))]
+            left[pos[j]] -= len(e)
             items.append(e & _ITEM_MASK)
             rows_.append(np.full(len(e), rows[j]))
         items_ = np.concatenate(items).astype(np.int64)

@@ -45,6 +45,27 @@ def test_hot_bucket_is_capped_in_id_order(tmp_path):
     store.close()
 
 
+def test_a_hot_bucket_spread_over_runs_is_read_cap_items_in_all_smallest_first(tmp_path):
+    """Each run alone holds fewer than twice the cap, so only a budget shared by the runs
+    stops the reading at ``cap`` items: the sketch test sees the first 25, nothing more."""
+    store, idx = index(tmp_path)
+    idx.FANOUT = 1000  # no merges: three runs of 40 items
+    _fingerprints(store, range(1, 121))
+    for first in (1, 41, 81):
+        its = list(range(first, first + 40))
+        idx.add(its, np.full((40, 1), 7, dtype=np.int64), np.array([[i] for i in its]))
+    tested: list[int] = []
+
+    def keep(query_sketches, candidate_sketches):
+        tested.extend(candidate_sketches[:, 0].tolist())
+        return np.ones(len(candidate_sketches), dtype=bool)
+
+    rows, items = idx.candidate_pairs(np.array([[7]], dtype=np.int64), 25, np.ones((1, 1)), keep)
+    assert sorted(tested) == list(range(1, 26))
+    assert items.tolist() == list(range(1, 26))
+    store.close()
+
+
 def test_rows_survive_reopen(tmp_path):
     store, idx = index(tmp_path)
     store.conn.execute("INSERT INTO fingerprints (id, key, text, words) VALUES (1, 1, 'x', 1)")
@@ -271,9 +292,9 @@ def test_key_maps_change_no_answer(sizes, seed, key_range):
     assert [a.tolist() for a in with_maps] == [a.tolist() for a in without]
 
 
-def _same_adds(indexes, counts, seed, key_range, nb=3):
+def _same_adds(indexes, counts, seed, key_range, nb=3, drawn=None):
     """The same runs (of ``counts`` items) added to each index; returns the random generator
-    for the queries."""
+    for the queries. ``drawn``: a list to append each run's keys and sketches to."""
     rng = np.random.default_rng(seed)
     first = 1
     for n in counts:
@@ -281,8 +302,32 @@ def _same_adds(indexes, counts, seed, key_range, nb=3):
         sketches = rng.integers(0, 2**32, size=(n, 2), dtype=np.uint32)
         for idx in indexes:
             idx.add(list(range(first, first + n)), keys, sketches)
+        if drawn is not None:
+            drawn.append((keys, sketches))
         first += n
     return rng
+
+
+def _expected_pairs(drawn, query, cap, query_sketches=None, keep=None):
+    """What :meth:`SqliteIndex.candidate_pairs` should answer, from every item added (ids
+    from 1): each band's bucket read ``cap`` items, smallest ids first, then tested."""
+    keys = np.concatenate([k for k, _ in drawn])
+    sketches = np.concatenate([s for _, s in drawn])
+    ids = np.arange(1, len(keys) + 1)
+    rows, items = [], []
+    for r, q in enumerate(query):
+        found: set[int] = set()
+        for b in range(query.shape[1]):
+            read = ids[keys[:, b] == q[b]][:cap]
+            if keep is not None and read.size:
+                read = read[
+                    keep(np.repeat(query_sketches[r : r + 1], read.size, 0), sketches[read - 1])
+                ]
+            found.update(read.tolist())
+        got = sorted(found)[:cap]
+        rows += [r] * len(got)
+        items += got
+    return [rows, items]
 
 
 def _keep_some(query_sketches, candidate_sketches):
@@ -337,6 +382,36 @@ def test_runs_on_disk_answer_as_runs_in_memory(
         index_mod._SKETCH_GAP, index_mod._SKETCH_SPAN = saved_sketch
     assert answers[1] == answers[0] and answers[2] == answers[0]
     assert answers[4] == answers[3] and answers[5] == answers[3]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(1, 6), min_size=1, max_size=7),
+    st.integers(0, 2**31),
+    st.sampled_from([3, 40, 1 << 20]),
+    st.sampled_from([1, 7, 100]),
+    st.sampled_from([2, 4, 1000]),
+    st.sampled_from([None, 0]),
+)
+def test_each_bucket_is_read_cap_items_smallest_first_across_the_runs(
+    sizes, seed, key_range, cap, fanout, memory
+):
+    """Against a model of every item added: runs added no larger than the one before (as a
+    stream of equal batches makes them), merged or not, in memory or on disk."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE lsh_runs (id INTEGER PRIMARY KEY, run, band, token, n, keys, items)")
+    idx = SqliteIndex(conn, memory=memory)
+    idx.FANOUT = fanout
+    drawn: list = []
+    rng = _same_adds(
+        [idx], [90 * s for s in sorted(sizes, reverse=True)], seed, key_range, drawn=drawn
+    )
+    query = rng.integers(0, key_range, size=(150, 3), dtype=np.int64)
+    query_sketches = rng.integers(0, 2**32, size=(150, 2), dtype=np.uint32)
+    got = [a.tolist() for a in idx.candidate_pairs(query, cap)]
+    kept = [a.tolist() for a in idx.candidate_pairs(query, cap, query_sketches, _keep_some)]
+    assert got == _expected_pairs(drawn, query, cap)
+    assert kept == _expected_pairs(drawn, query, cap, query_sketches, _keep_some)
 
 
 def test_a_store_reopened_on_a_small_budget_reads_its_largest_runs_from_disk(tmp_path):
