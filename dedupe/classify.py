@@ -154,9 +154,11 @@ def classify(
     evidence: Sequence[Evidence],
     min_outlet_articles: int = 3,
     facts: TextFacts | None = None,
+    only: Sequence[int] | None = None,
 ) -> list[Finding]:
     """One finding per segment, in segment order. ``facts``: :func:`text_facts` of the text
-    and segments, if it was computed ahead."""
+    and segments, if it was computed ahead; ``only``: the indexes (ascending) of the segments
+    to judge, the others left out (each verdict rests on its own segment's evidence)."""
     me = order_key(published, article_id)
     seg_texts = [g.text_of(text) for g in segments]
     if facts is None:
@@ -169,7 +171,9 @@ def classify(
     )
 
     findings: list[Finding] = []
-    for g, t, hit, ev in zip(segments, seg_texts, lex, evidence):
+    n = min(len(segments), len(lex), len(evidence))
+    for k in range(n) if only is None else [k for k in only if k < n]:
+        g, t, hit, ev = segments[k], seg_texts[k], lex[k], evidence[k]
 
         def found(
             verdict: str, rule: str, reason: str, matched: Sequence[Match] = (), g: Segment = g

@@ -114,19 +114,21 @@ class _Run:
     slot: np.ndarray | None = field(init=False)
     keymap: tuple[np.ndarray, int] | None = field(init=False)
     spill: _Spill | None = field(init=False, default=None)
-    #: Its smallest item (``-1`` while unknown): searches read the runs in this order.
+    #: Its smallest and largest items (``-1`` while unknown).
     low: int = field(init=False, default=-1)
+    high: int = field(init=False, default=-1)
 
     def __post_init__(self) -> None:
         self.slot = _slots(self.sketch_items)
         self.fence = self.keymap = None
         if self.sketch_items is not None and len(self.sketch_items):
-            self.low = int(self.sketch_items[0])
+            self.low, self.high = int(self.sketch_items[0]), int(self.sketch_items[-1])
         if self.entries is not None:
             self.fence = _fence(self.entries)
             self.keymap = _key_map(self.entries, self.n, self.nbands)
             if self.low < 0 and self.n:
-                self.low = int((self.entries[: self.n] & _ITEM_MASK).min())
+                its = self.entries[: self.n] & _ITEM_MASK
+                self.low, self.high = int(its.min()), int(its.max())
 
     @property
     def size(self) -> int:
@@ -171,7 +173,7 @@ class _Run:
         """Search ``spill`` (all bands written) instead of entries in memory."""
         self.spill, self.fence, self.keymap = spill, spill.fence, spill.keymap
         if self.low < 0:
-            self.low = spill.low
+            self.low, self.high = spill.low, spill.high
 
     def may_hold(self, q: np.ndarray) -> np.ndarray:
         """For entry prefixes (band and key): ``False`` where the run surely holds none
@@ -351,8 +353,8 @@ class _Spill:
         #: Where the sketches start (after the entries and the pad), and their row width
         #: (``0``: none written).
         self.sk_at, self.sk_width = 8 * total + len(_PAD), 0
-        #: The smallest item of the first band written (``-1``: none yet).
-        self.low = -1
+        #: The smallest and largest items of the first band written (``-1``: none yet).
+        self.low = self.high = -1
 
     def _write(self, data: bytes | np.ndarray, at: int) -> None:
         view = memoryview(data).cast("B")  # an array is written as it lies, without a copy
@@ -365,7 +367,8 @@ class _Spill:
         at = band * self.n
         self._write(np.ascontiguousarray(entries, dtype="<u8"), 8 * at)
         if self.low < 0 and len(entries):
-            self.low = int((entries & _ITEM_MASK).min())
+            its = entries & _ITEM_MASK
+            self.low, self.high = int(its.min()), int(its.max())
         # fence entry k is the entry at k * _BLOCK + _BLOCK - 1
         k0, k1 = at // _BLOCK, (at + len(entries)) // _BLOCK
         self.fence[k0:k1] = entries[k0 * _BLOCK + _BLOCK - 1 - at :: _BLOCK][: k1 - k0]
@@ -972,15 +975,18 @@ class SqliteIndex:
         """:meth:`candidates` as two arrays, query row and item, sorted by row then item.
 
         With ``sketches`` (one row per query) and ``keep``, candidates whose stored sketch
-        fails ``keep(query_sketches, candidate_sketches)`` are dropped before the cap. Each
-        query reads at most ``cap`` items of its bucket in each band, smallest ids first,
-        across all the runs: a hot bucket (a line every article shares, or the first words
-        of a template) grows with the corpus, and reading more of it found almost no more
-        near copies (a near copy shares several bands, most of them not hot). The runs are
-        read in the order of their smallest items: that is id order while each run holds a
-        stretch of consecutive ids, as when batches do not grow (runs of one size class are
-        then made one after another, and merged). Otherwise the choice is still the same for
-        the same adds."""
+        fails ``keep(query_sketches, candidate_sketches)`` are dropped before the cap.
+
+        Each query reads at most ``cap`` items of its bucket in each band, smallest ids
+        first: a hot bucket (a line every article shares, or the first words of a template)
+        grows with the corpus, and reading more of it found almost no more near copies (a
+        near copy shares several bands, most of them not hot). The runs are read in the
+        order of their smallest items, and the ``cap`` is for all of them while each run's
+        items all come after those of the runs read before it (as batches of steady size
+        make them); a run whose items reach back among theirs (its merge took a small batch
+        made before a larger one, say) reads up to ``cap`` items of its own. Either way,
+        without ``keep`` the answer is the ``cap`` smallest items sharing a band key,
+        whatever the runs."""
         if not self._loaded:
             self.refresh()
         keys = np.asarray(keys)
@@ -1001,16 +1007,23 @@ class SqliteIndex:
         band_at = np.append(
             np.searchsorted(sorted_q, np.arange(nb, dtype=_U64) << _BAND_SHIFT), len(sorted_q)
         )
-        # what each (query, band) may still read of its bucket
+        # what each (query, band) may still read of its bucket, and the largest item read
+        # from so far
         left = np.full(len(sorted_q), cap, dtype=np.int64)
+        seen = -1
         pair_parts: list[np.ndarray] = []
         for run in sorted(self._runs.values(), key=lambda r: (r.low, r.run)):
             if not run.n:
                 continue
+            after = 0 <= seen < run.low or (seen < 0 and run.low >= 0)
+            budget = left if after else np.full(len(sorted_q), cap, dtype=np.int64)
             if run.entries is not None:
-                pairs = self._memory_pairs(run, sorted_q, sorted_hi, band_at, order, nb, left)
+                pairs = self._memory_pairs(run, sorted_q, sorted_hi, band_at, order, nb, budget)
             else:
-                pairs = self._disk_pairs(run, sorted_q, sorted_hi, band_at, order, nb, left)
+                pairs = self._disk_pairs(run, sorted_q, sorted_hi, band_at, order, nb, budget)
+            if budget is not left:  # what it read counts for the runs after it
+                np.maximum(left - (cap - budget), 0, out=left)
+            seen = max(seen, run.high) if run.high >= 0 and run.low >= 0 else MAX_ITEM
             if pairs is None:
                 continue
             if filtering and run.has_sketches:

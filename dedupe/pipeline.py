@@ -186,7 +186,7 @@ def _rejudge_task(
             _reader.close()
         _reader = Reader(path, p)
     with gc_paused():
-        docs = load_docs(_reader, ids)
+        docs = load_docs(_reader, ids, noted=True)
         return len(docs), changed_rows(judge(_reader, docs)), unkept_work(docs, p)
 
 
@@ -442,10 +442,12 @@ def evidence_of(
     group: dict[int, dict[int, float]],
     rows: dict[int, list[tuple[str, int, str, str]]],
     memo: dict[int, Any] | None = None,
+    only: set[int] | None = None,
 ) -> list[Evidence]:
     """What the store knows about each segment of an article: its fingerprints (``fps``), the
     near groups of the store, and the carrier rows of every group member. ``memo``: shared
-    by the articles judged together (what does not depend on the article is computed once)."""
+    by the articles judged together (what does not depend on the article is computed once);
+    ``only``: the fingerprints whose segments are wanted (the others get no evidence)."""
     if memo is None:
         memo = {}
     # The earliest few segments holding each fingerprint (MAX_INTERNAL): an article of one
@@ -458,7 +460,7 @@ def evidence_of(
                 at.append(j)
     evidence: list[Evidence] = []
     for k, fp in enumerate(fps):
-        if fp is None:
+        if fp is None or (only is not None and fp not in only):
             evidence.append(_NO_EVIDENCE)
             continue
         g = group[fp]
@@ -499,12 +501,21 @@ class Doc:
     facts: TextFacts | None = None
     stored: list[tuple[str, str, str, str]] | None = None
     kept: bool = False  # its text work was read from the store
+    #: A stored article judged again for some of its texts: their fingerprints (``None``:
+    #: every segment). The others' evidence did not change, nor did their stored verdicts.
+    only: set[int] | None = None
+
+    def judged_at(self) -> list[int]:
+        """The indexes of the segments to judge."""
+        if self.only is None:
+            return list(range(len(self.segments)))
+        return [k for k, fp in enumerate(self.fps) if fp in self.only]
 
 
 @dataclass
 class Judged:
     doc: Doc
-    findings: list[Finding]
+    findings: list[Finding]  # of the segments at ``doc.judged_at()``
     sorted_groups: dict[int, list[int]]  # shared by the articles judged together
 
     @property
@@ -513,11 +524,13 @@ class Judged:
         return {fp: self.sorted_groups[fp] for fp in self.doc.fps if fp is not None}
 
 
-def load_docs(t: Tracker | Reader, ids: Sequence[str]) -> list[Doc]:
-    """Stored articles (those that exist, in the order given), ready to judge."""
+def load_docs(t: Tracker | Reader, ids: Sequence[str], noted: bool = False) -> list[Doc]:
+    """Stored articles (those that exist, in the order given), ready to judge; ``noted``:
+    only their segments carrying the texts noted stale for them (all, when none is)."""
     arts = t.store.articles_many(ids)
     rows = t.store.segments_many(arts)
     works = t.store.text_work_many(arts)
+    texts = t.store.stale_texts_many(arts) if noted else {}
     short_words = t.params.min_words
     docs: list[Doc] = []
     for aid in ids:
@@ -555,7 +568,7 @@ def load_docs(t: Tracker | Reader, ids: Sequence[str]) -> list[Doc]:
             fps.append(fp)
             short.append(kind != "block" and words < short_words)
             stored.append((verdict, rule, reason, matched))
-        d = Doc(a, segs, fps, short, stored=stored)
+        d = Doc(a, segs, fps, short, stored=stored, only=texts.get(aid))
         got = textwork.loads(works.get(aid), segs, t.params)
         if got is not None:
             d.loose, d.facts = got
@@ -573,7 +586,9 @@ def evidence_many(
     near groups of their fingerprints. ``linked``: the near copies of every fingerprint of the
     articles, if they were read already."""
     store = t.store
-    present = sorted({fp for d in docs for fp in d.fps if fp is not None})
+    present = sorted(
+        {fp for d in docs for fp in d.fps if fp is not None and (d.only is None or fp in d.only)}
+    )
     group = groups_of(present, store.neighbors_many(present) if linked is None else linked)
     rows = store.carriers_many({x for g in group.values() for x in g})
     # The text work of stored articles: read from the store with them (load_docs), else from
@@ -596,7 +611,7 @@ def evidence_many(
         if d.facts is None:
             d.facts = text_facts(d.article.text, d.segments)
         cache.put(d.article.id, (d.loose, d.facts))
-        out.append(evidence_of(d.article.id, d.fps, d.short, d.loose, group, rows, memo))
+        out.append(evidence_of(d.article.id, d.fps, d.short, d.loose, group, rows, memo, d.only))
     return out, group
 
 
@@ -615,7 +630,10 @@ def judge(
     out: list[Judged] = []
     sorted_groups = _SortedGroups(group)
     for d, ev in zip(docs, evs):
-        out.append(Judged(d, verdicts(t.params, d.article, d.segments, ev, d.facts), sorted_groups))
+        at = None if d.only is None else d.judged_at()
+        out.append(
+            Judged(d, verdicts(t.params, d.article, d.segments, ev, d.facts, at), sorted_groups)
+        )
     clock.lap("classify")
     _locate_all(t, out, memory or {})
     clock.lap("locate")
@@ -628,8 +646,10 @@ def verdicts(
     segs: list[Segment],
     ev: list[Evidence],
     facts: TextFacts | None = None,
+    at: Sequence[int] | None = None,
 ) -> list[Finding]:
-    """The verdicts of one article's segments, given their evidence."""
+    """The verdicts of one article's segments (those at ``at`` only, if given), given their
+    evidence."""
     return classify(
         article.id,
         article.outlet,
@@ -639,6 +659,7 @@ def verdicts(
         ev,
         params.min_outlet_articles,
         facts=facts,
+        only=at,
     )
 
 
@@ -673,7 +694,8 @@ def _locate_all(t: Tracker | Reader, judged: list[Judged], memory: dict[str, Doc
     todo: list[tuple[Judged, int, Finding, int]] = []
     wanted: set[tuple[int, str]] = set()
     for j in judged:
-        for k, (f, fp) in enumerate(zip(j.findings, j.doc.fps)):
+        fps = j.doc.fps if j.doc.only is None else [j.doc.fps[k] for k in j.doc.judged_at()]
+        for k, (f, fp) in enumerate(zip(j.findings, fps)):
             if not f.matched or fp is None:
                 continue
             if all(m.start >= 0 for m in f.matched):
@@ -849,12 +871,13 @@ def ingest(
     clock.lap("match")
     # Carrier counts; the stored articles whose verdicts may change.
     affected, linked = _count_carriers(t, arts, fps_of, edges)
-    affected -= {a.id for a in arts}
+    new_ids = {a.id for a in arts}
+    noted = sorted(x for x in affected if x[0] not in new_ids)
 
     # Judge the new articles (from memory); the affected stored ones are noted as stale and
     # judged again in bulk later (Tracker.flush), once however many batches touch them.
-    t.store.mark_stale(sorted(affected))
-    t.timings["stale"] = t.timings.get("stale", 0) + len(affected)
+    t.store.note_stale(noted)
+    t.timings["stale"] = t.timings.get("stale", 0) + len({a for a, _ in noted})
     docs = [
         Doc(
             a,
@@ -927,7 +950,7 @@ def start_text_work(t: Tracker, ids: Sequence[str]) -> Ahead:
     """Load stored articles and hand their text work to the workers when there are enough of
     them (their text and segments never change, so it may be done ahead of the judging)."""
     version = t.store.change_marker()[0]  # before the reading: a commit after it shows
-    docs = load_docs(t, ids)
+    docs = load_docs(t, ids, noted=True)
     return Ahead(docs, _start_text_work(t, docs), version)
 
 
@@ -943,15 +966,15 @@ def _start_text_work(t: Tracker, docs: Sequence[Doc]) -> TextJob | None:
 def rejudge(
     t: Tracker, ids: Sequence[str], ahead: Ahead | None = None, offload: bool = True
 ) -> int:
-    """Judge stored articles again and rewrite the stored verdicts that changed (inside the
-    caller's transaction); ``ahead``: the same articles as :func:`start_text_work` left them;
+    """Judge stored articles again (their segments carrying the texts noted stale) and
+    rewrite the stored verdicts that changed (inside the caller's transaction); ``ahead``: the same articles as :func:`start_text_work` left them;
     ``offload``: the workers may do their text work (not when they are busy judging others).
     Returns the segments rewritten."""
     clock = Clock(t.timings)
     if ahead is not None and ahead.version == t.store.change_marker()[0]:
         docs = ahead.docs  # nobody else committed since: the stored verdicts read are current
     else:
-        docs = load_docs(t, ids)
+        docs = load_docs(t, ids, noted=True)
     job = ahead.job if ahead is not None else _start_text_work(t, docs) if offload else None
     # The workers' share; the rest is cached or done here while judging.
     work = job.result() if job is not None else {}
@@ -986,10 +1009,11 @@ def changed_rows(judged: Iterable[Judged]) -> list[tuple[Any, ...]]:
     jmemo: dict[Any, str] = {}
     for j in judged:
         d = j.doc
-        for g, f, old in zip(d.segments, j.findings, d.stored or ()):
+        stored = d.stored or []
+        for k, f in zip(d.judged_at(), j.findings):
             row = (f.verdict, f.rule, f.reason, matched_json(f, jmemo))
-            if row != old:
-                changed.append((*row, d.article.id, g.index))
+            if k < len(stored) and row != stored[k]:
+                changed.append((*row, d.article.id, d.segments[k].index))
     return changed
 
 
@@ -1124,11 +1148,14 @@ def _count_carriers(
     arts: Sequence[Article],
     fps_of: Sequence[Sequence[int | None]],
     edges: Sequence[tuple[int, int, float]],
-) -> tuple[set[str], dict[int, list[tuple[int, float]]]]:
+) -> tuple[set[tuple[str, int]], dict[int, list[tuple[int, float]]]]:
     """Count the new articles on their fingerprints (per outlet: how many, and the earliest);
     return the stored articles whose verdicts may have changed (a text or its near group
     crossing the boilerplate count, an earliest carrier replaced, the earliest carriers of
-    every text the batch touched), and the near copies of the batch's texts."""
+    every text the batch touched), each with the text (fingerprint) whose evidence changed
+    for it, and the near copies of the batch's texts. A segment's verdict rests on the
+    evidence of its own text only (its carriers and near copies, and the article's own
+    segments), so the other segments of such an article keep theirs."""
     store = t.store
     k = t.params.min_outlet_articles
     # (fingerprint, outlet key) -> [articles of the batch, earliest key, its article, the
@@ -1149,7 +1176,7 @@ def _count_carriers(
                     cur[1], cur[2] = key, a.id
     batch_fps = {fp for fp, _ in agg}
     existing = store.carriers_counting(batch_fps)
-    affected: set[str] = set()
+    affected: set[tuple[str, int]] = set()
     crossing: list[tuple[int, str]] = []
     tipped: set[int] = set()  # texts that became furniture of an outlet in this batch
     updates: list[tuple[int, str, int, str, str, str | None]] = []
@@ -1179,10 +1206,10 @@ def _count_carriers(
             if fkey < fkey_old:
                 # an earlier first: the outlet's later carriers (copies of its first, below
                 # the count) now name it as their source
-                affected.add(first_old)
+                affected.add((first_old, fp))
                 if n_old < k:
                     if known:
-                        affected.update(stored)
+                        affected.update((x, fp) for x in stored)
                     elif okey.startswith("="):
                         crossing.append((fp, okey[1:]))
             else:
@@ -1190,7 +1217,7 @@ def _count_carriers(
             if okey.startswith("=") and n_old < k <= n:
                 tipped.add(fp)
                 if known:
-                    affected.update(stored)
+                    affected.update((x, fp) for x in stored)
                 else:
                     crossing.append((fp, okey[1:]))
         merged[fp][okey] = (n, first, fkey)
@@ -1203,8 +1230,8 @@ def _count_carriers(
     updates.sort()
     store.write_carriers(updates)
     if crossing:
-        for aids in store.outlet_carriers(crossing).values():
-            affected.update(aids)
+        for (fp, _), aids in store.outlet_carriers(crossing).items():
+            affected.update((x, fp) for x in aids)
     # Furniture of one outlet is furniture wherever it appears: when a text first becomes
     # furniture anywhere, its carriers in every other outlet (say, judged a copy of the
     # earliest) change too. Once it is, another outlet's count changes none of them.
@@ -1220,7 +1247,7 @@ def _count_carriers(
         tipped -= set(linked)
         tipped |= _groups_tipped(store, linked, edges, existing, merged, k)
     if tipped:
-        affected.update(store.articles_carrying(tipped))
+        affected.update(store.carrying(tipped))
     # The earliest carrier in each outlet may stop being the origin, or become one (or a
     # copy of its own outlet's earlier text): of the batch's texts and of their near copies,
     # whose groups hold the batch's texts. The earliest ones first: the origin among them.
@@ -1247,7 +1274,7 @@ def _count_carriers(
             firsts = sorted((fkey, first, o) for o, _n, first, fkey, _ in before)
         after, outs = since.get(fp, floor), grown.get(fp, ())
         affected.update(
-            first
+            (first, fp)
             for i, (key, first, okey) in enumerate(firsts[:MAX_REJUDGE_OUTLETS])
             if i == 0 or key > after or okey in outs
         )
@@ -1256,12 +1283,12 @@ def _count_carriers(
         for okey, n, _first, fkey, others in before:
             if okey in outs and fkey > after and 1 < n < k:
                 if others is not None:
-                    affected.update(others)
+                    affected.update((x, fp) for x in others)
                 elif okey.startswith("="):
                     lookup.append((fp, okey[1:]))
     if lookup:
-        for aids in store.outlet_carriers(lookup).values():
-            affected.update(aids)
+        for (fp, _), aids in store.outlet_carriers(lookup).items():
+            affected.update((x, fp) for x in aids)
     return affected, linked
 
 

@@ -334,6 +334,25 @@ def m014_text_work(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE IF NOT EXISTS text_work (seq INTEGER PRIMARY KEY, work TEXT NOT NULL)")
 
 
+@MIGRATIONS()
+def m015_stale_texts(db: sqlite_utils.Database) -> None:
+    """The texts (fingerprints) whose evidence changed for each stale article: judging it
+    again judges the segments carrying them, not the whole article. Articles noted before
+    have every text of theirs noted (they are judged whole, as they were to be)."""
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS stale_texts (
+            article TEXT NOT NULL REFERENCES articles(id),
+            fingerprint INTEGER NOT NULL,
+            PRIMARY KEY (article, fingerprint)
+        ) WITHOUT ROWID"""
+    )
+    db.execute(
+        "INSERT OR IGNORE INTO stale_texts (article, fingerprint)"
+        " SELECT s.article, s.fingerprint FROM stale t JOIN segments s ON s.article = t.article"
+        " WHERE s.fingerprint IS NOT NULL"
+    )
+
+
 def utcnow() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -1162,8 +1181,34 @@ class Store:
         return out
 
     def mark_stale(self, ids: Iterable[str]) -> None:
-        """Note stored articles whose kept verdicts need judging again."""
-        self.conn.executemany("INSERT OR IGNORE INTO stale VALUES (?)", [(i,) for i in ids])
+        """Note stored articles whose kept verdicts need judging again, whole (every text
+        of theirs noted)."""
+        rows = [(i,) for i in ids]
+        self.conn.executemany("INSERT OR IGNORE INTO stale VALUES (?)", rows)
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO stale_texts (article, fingerprint)"
+            " SELECT article, fingerprint FROM segments"
+            " WHERE article = ? AND fingerprint IS NOT NULL",
+            rows,
+        )
+
+    def note_stale(self, pairs: Iterable[tuple[str, int]]) -> None:
+        """Note (article, fingerprint) pairs, sorted: the segments of stored articles
+        carrying a text whose evidence changed, to judge again."""
+        pairs = list(pairs)
+        self.conn.executemany("INSERT OR IGNORE INTO stale VALUES (?)", [(a,) for a, _ in pairs])
+        self.conn.executemany("INSERT OR IGNORE INTO stale_texts VALUES (?, ?)", pairs)
+
+    def stale_texts_many(self, ids: Iterable[str]) -> dict[str, set[int]]:
+        """The texts noted for each of these stale articles."""
+        out: dict[str, set[int]] = {}
+        for aid, fp in self.conn.execute(
+            "SELECT article, fingerprint FROM stale_texts"
+            " WHERE article IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(set(ids))),),
+        ):
+            out.setdefault(str(aid), set()).add(int(fp))
+        return out
 
     def count_stale(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM stale").fetchone()[0])
@@ -1180,7 +1225,9 @@ class Store:
         return [str(r[0]) for r in rows]
 
     def clear_stale(self, ids: Iterable[str]) -> None:
-        self.conn.executemany("DELETE FROM stale WHERE article = ?", [(i,) for i in ids])
+        rows = [(i,) for i in ids]
+        self.conn.executemany("DELETE FROM stale WHERE article = ?", rows)
+        self.conn.executemany("DELETE FROM stale_texts WHERE article = ?", rows)
 
     def insert_judged_segments(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """Rows of (article, idx, kind, start, end, block, parts, fingerprint, verdict, rule,
@@ -1268,6 +1315,18 @@ class Store:
         for fp, okey, n, _first, _key in self.carriers(fingerprints):
             out.setdefault(int(fp), []).append((str(okey), int(n)))
         return out
+
+    def carrying(self, fingerprints: Iterable[int]) -> list[tuple[str, int]]:
+        """(article, fingerprint) of every article holding any of the fingerprints, sorted."""
+        ids = json.dumps(sorted(set(fingerprints)))
+        return [
+            (str(a), int(fp))
+            for a, fp in self.conn.execute(
+                "SELECT DISTINCT article, fingerprint FROM segments"
+                " WHERE fingerprint IN (SELECT value FROM json_each(?)) ORDER BY 1, 2",
+                (ids,),
+            )
+        ]
 
     def articles_carrying(self, fingerprints: Iterable[int]) -> list[str]:
         """Ids of the articles holding any of the fingerprints, sorted."""

@@ -203,7 +203,8 @@ class Tracker:
         """Judge again, in bulk, the stored articles whose kept verdicts later articles
         changed (an earliest carrier replaced, a text become furniture...), and rewrite the
         verdicts that differ; returns how many articles. Ingest only notes them (the
-        ``stale`` table), so an article many new ones touch is judged again once: this runs
+        ``stale`` table, with the texts whose evidence changed: only the segments carrying
+        those are judged), so an article many new ones touch is judged again once: this runs
         when the tracker closes, before :meth:`stats`, and after an ingested batch once
         ``MAX_STALE`` are waiting, ``FLUSH_CHUNK`` articles per transaction. Reading results
         never needs it: they are judged afresh."""

@@ -905,3 +905,75 @@ def test_a_run_ended_before_closing_still_flushes_what_a_killed_run_left_stale(t
     t.close()
     with Tracker(db, workers=0) as t:
         assert t.store.count_stale() == 0
+
+
+def test_judging_again_rewrites_the_segments_of_the_noted_texts_only(tmp_path):
+    """A stale article is judged again on the segments carrying the texts noted for it (the
+    others' evidence did not change); noted whole, on every segment."""
+    arts = corpus()
+    db = tmp_path / "n.db"
+    with Tracker(db, workers=0) as t:
+        t.add_many(arts)
+        t.flush()
+        aid = arts[0].id
+        rows = t.store.conn.execute(
+            "SELECT idx, fingerprint, verdict FROM segments WHERE article = ?"
+            " AND fingerprint IS NOT NULL ORDER BY idx",
+            (aid,),
+        ).fetchall()
+        assert len({fp for _, fp, _ in rows}) >= 2
+        (i, fp, verdict), (j, _, _) = rows[0], next(r for r in rows if r[1] != rows[0][1])
+
+        def tamper() -> None:
+            with t.store.transaction():
+                t.store.conn.execute(
+                    "UPDATE segments SET verdict = 'x' WHERE article = ? AND idx IN (?, ?)",
+                    (aid, i, j),
+                )
+
+        def verdicts() -> tuple[str, str]:
+            got = dict(
+                t.store.conn.execute(
+                    "SELECT idx, verdict FROM segments WHERE article = ? AND idx IN (?, ?)",
+                    (aid, i, j),
+                ).fetchall()
+            )
+            return got[i], got[j]
+
+        tamper()
+        with t.store.transaction():
+            t.store.note_stale([(aid, fp)])
+        assert t.flush() == 1
+        assert verdicts() == (verdict, "x")
+        assert t.store.count_stale() == 0
+        assert t.store.stale_texts_many([aid]) == {}
+        tamper()
+        with t.store.transaction():
+            t.store.mark_stale([aid])
+        t.flush()
+        assert verdicts()[1] != "x" and verdicts()[0] == verdict
+
+
+def test_stale_notes_of_an_older_store_are_judged_whole(tmp_path):
+    """Articles noted stale before the texts were noted get every text of theirs noted."""
+    db = tmp_path / "o.db"
+    arts = corpus()
+    with Tracker(db, workers=0) as t:
+        t.add_many(arts[:3])
+        t.flush()
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE stale_texts")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm015_stale_texts'")
+        conn.execute("INSERT INTO stale VALUES (?)", (arts[1].id,))
+        fps = {
+            r[0]
+            for r in conn.execute(
+                "SELECT fingerprint FROM segments WHERE article = ? AND fingerprint IS NOT NULL",
+                (arts[1].id,),
+            )
+        }
+    assert fps
+    with Tracker(db, workers=0) as t:
+        assert t.store.stale_texts_many([arts[1].id]) == {arts[1].id: fps}
+        assert t.flush() == 1
+        assert t.store.count_stale() == 0 and t.store.stale_texts_many([arts[1].id]) == {}
