@@ -967,9 +967,10 @@ def rejudge(
     t: Tracker, ids: Sequence[str], ahead: Ahead | None = None, offload: bool = True
 ) -> int:
     """Judge stored articles again (their segments carrying the texts noted stale) and
-    rewrite the stored verdicts that changed (inside the caller's transaction); ``ahead``: the same articles as :func:`start_text_work` left them;
-    ``offload``: the workers may do their text work (not when they are busy judging others).
-    Returns the segments rewritten."""
+    rewrite the stored verdicts that changed (inside the caller's transaction); ``ahead``:
+    the same articles as :func:`start_text_work` left them; ``offload``: the workers may do
+    their text work (not when they are busy judging others). Returns the segments
+    rewritten."""
     clock = Clock(t.timings)
     if ahead is not None and ahead.version == t.store.change_marker()[0]:
         docs = ahead.docs  # nobody else committed since: the stored verdicts read are current
