@@ -160,7 +160,6 @@ def classify(
     and segments, if it was computed ahead; ``only``: the indexes (ascending) of the segments
     to judge, the others left out (each verdict rests on its own segment's evidence)."""
     me = order_key(published, article_id)
-    seg_texts = [g.text_of(text) for g in segments]
     if facts is None:
         facts = text_facts(text, segments)
     lex, block_pos, pitch, pitch_opener = (
@@ -173,7 +172,8 @@ def classify(
     findings: list[Finding] = []
     n = min(len(segments), len(lex), len(evidence))
     for k in range(n) if only is None else [k for k in only if k < n]:
-        g, t, hit, ev = segments[k], seg_texts[k], lex[k], evidence[k]
+        g, hit, ev = segments[k], lex[k], evidence[k]
+        t = g.text_of(text)
 
         def found(
             verdict: str, rule: str, reason: str, matched: Sequence[Match] = (), g: Segment = g

@@ -505,18 +505,14 @@ class Doc:
     #: every segment). The others' evidence did not change, nor did their stored verdicts.
     only: set[int] | None = None
 
-    def judged_at(self) -> list[int]:
-        """The indexes of the segments to judge."""
-        if self.only is None:
-            return list(range(len(self.segments)))
-        return [k for k, fp in enumerate(self.fps) if fp in self.only]
-
 
 @dataclass
 class Judged:
     doc: Doc
-    findings: list[Finding]  # of the segments at ``doc.judged_at()``
+    findings: list[Finding]
     sorted_groups: dict[int, list[int]]  # shared by the articles judged together
+    #: The indexes of the segments ``findings`` are of (``None``: every segment, in order).
+    at: list[int] | None = None
 
     @property
     def groups(self) -> dict[int, list[int]]:
@@ -630,10 +626,9 @@ def judge(
     out: list[Judged] = []
     sorted_groups = _SortedGroups(group)
     for d, ev in zip(docs, evs):
-        at = None if d.only is None else d.judged_at()
-        out.append(
-            Judged(d, verdicts(t.params, d.article, d.segments, ev, d.facts, at), sorted_groups)
-        )
+        at = None if d.only is None else [k for k, fp in enumerate(d.fps) if fp in d.only]
+        found = verdicts(t.params, d.article, d.segments, ev, d.facts, at)
+        out.append(Judged(d, found, sorted_groups, at))
     clock.lap("classify")
     _locate_all(t, out, memory or {})
     clock.lap("locate")
@@ -694,7 +689,7 @@ def _locate_all(t: Tracker | Reader, judged: list[Judged], memory: dict[str, Doc
     todo: list[tuple[Judged, int, Finding, int]] = []
     wanted: set[tuple[int, str]] = set()
     for j in judged:
-        fps = j.doc.fps if j.doc.only is None else [j.doc.fps[k] for k in j.doc.judged_at()]
+        fps = j.doc.fps if j.at is None else [j.doc.fps[k] for k in j.at]
         for k, (f, fp) in enumerate(zip(j.findings, fps)):
             if not f.matched or fp is None:
                 continue
@@ -1011,7 +1006,7 @@ def changed_rows(judged: Iterable[Judged]) -> list[tuple[Any, ...]]:
     for j in judged:
         d = j.doc
         stored = d.stored or []
-        for k, f in zip(d.judged_at(), j.findings):
+        for k, f in zip(range(len(j.findings)) if j.at is None else j.at, j.findings):
             row = (f.verdict, f.rule, f.reason, matched_json(f, jmemo))
             if k < len(stored) and row != stored[k]:
                 changed.append((*row, d.article.id, d.segments[k].index))
