@@ -28,6 +28,15 @@ from dataclasses import dataclass
 from dedupe import lexicon
 from dedupe.model import Finding, Match, Segment, order_key
 
+#: Rules that rest on the article's own text alone (its segments, lexicon hits, pitch and
+#: repeats within it): a stored verdict by one of them stays whatever the store learns later.
+TEXT_RULES = frozenset({"dateline", "lexicon", "pitch", "byline-repeat", "repeat"})
+#: Rules that rest on the store's evidence of the segment's own text (its carriers and near
+#: copies): the only verdicts later articles can change, and only by that text's evidence.
+STORE_RULES = frozenset(
+    {"recurrence", "reuse", "reuse-origin", "same-outlet-copy", "same-outlet", "unique"}
+)
+
 #: Later copies or earlier sources named in a finding at most.
 MAX_MATCHES = 5
 #: Words after a pitch opener that may still be part of the pitch (beyond that it is content).

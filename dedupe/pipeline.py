@@ -30,7 +30,16 @@ import numpy as np
 import xxhash
 
 from dedupe import fingerprint, index, textwork
-from dedupe.classify import Evidence, Peer, TextFacts, classify, refine, text_facts
+from dedupe.classify import (
+    STORE_RULES,
+    TEXT_RULES,
+    Evidence,
+    Peer,
+    TextFacts,
+    classify,
+    refine,
+    text_facts,
+)
 from dedupe.fields import normalize_url
 from dedupe.fingerprint import Params
 from dedupe.model import (
@@ -504,6 +513,9 @@ class Doc:
     #: A stored article judged again for some of its texts: their fingerprints (``None``:
     #: every segment). The others' evidence did not change, nor did their stored verdicts.
     only: set[int] | None = None
+    #: Only some of its segments were read (see :func:`load_docs`): ``segments`` and the lists
+    #: beside them hold those, and its text work stands empty (none of it bears on them).
+    part: bool = False
 
 
 @dataclass
@@ -522,55 +534,74 @@ class Judged:
 
 def load_docs(t: Tracker | Reader, ids: Sequence[str], noted: bool = False) -> list[Doc]:
     """Stored articles (those that exist, in the order given), ready to judge; ``noted``:
-    only their segments carrying the texts noted stale for them (all, when none is)."""
+    only their segments carrying the texts noted stale for them (all, when none is).
+
+    With ``noted``, an article whose stored verdicts were all made as this version judges
+    (its text work carries the same tag) is read in part: only its noted segments whose
+    verdicts rest on the store's evidence (:data:`~dedupe.classify.STORE_RULES`). A verdict by
+    one of the :data:`~dedupe.classify.TEXT_RULES` rests on the article's own text, which
+    never changes, and no such rule applies to the others (else it would have decided them):
+    so they are judged on their texts' evidence alone, without the rest of the article."""
     arts = t.store.articles_many(ids)
-    rows = t.store.segments_many(arts)
-    works = t.store.text_work_many(arts)
     texts = t.store.stale_texts_many(arts) if noted else {}
+    partial: dict[str, list[tuple[Any, ...]]] = {}
+    if texts:
+        made = t.store.text_work_made(texts, textwork.tag(t.params))
+        noted_rows = t.store.noted_segments_many(made)
+        for aid in made:
+            rows_ = noted_rows.get(aid, [])
+            if all(r[8] in STORE_RULES or r[8] in TEXT_RULES for r in rows_):
+                partial[aid] = [r for r in rows_ if r[8] in STORE_RULES]
+    whole = [aid for aid in arts if aid not in partial]
+    rows = t.store.segments_many(whole) if whole else {}
+    works = t.store.text_work_many(whole) if whole else {}
     short_words = t.params.min_words
     docs: list[Doc] = []
     for aid in ids:
         a = arts.get(aid)
         if a is None:
             continue
-        segs: list[Segment] = []
-        fps: list[int | None] = []
-        short: list[bool] = []
-        stored: list[tuple[str, str, str, str]] = []
-        for (
-            idx,
-            kind,
-            start,
-            end,
-            block,
-            parts,
-            fp,
-            verdict,
-            rule,
-            reason,
-            matched,
-            words,
-        ) in rows.get(aid, []):
-            segs.append(
-                Segment(
-                    idx,
-                    kind,
-                    start,
-                    end,
-                    block,
-                    tuple(tuple(p) for p in json.loads(parts)) if parts else (),
-                )
-            )
-            fps.append(fp)
-            short.append(kind != "block" and words < short_words)
-            stored.append((verdict, rule, reason, matched))
+        part = partial.get(aid)
+        segs, fps, short, stored = _doc_rows(
+            rows.get(aid, []) if part is None else part, short_words
+        )
         d = Doc(a, segs, fps, short, stored=stored, only=texts.get(aid))
-        got = textwork.loads(works.get(aid), segs, t.params)
-        if got is not None:
-            d.loose, d.facts = got
-            d.kept = True
+        if part is not None:
+            blocks = sorted({g.block for g in segs})
+            d.loose, d.kept, d.part = {}, True, True
+            d.facts = TextFacts((None,) * len(segs), {b: i for i, b in enumerate(blocks)}, None, "")
+        else:
+            got = textwork.loads(works.get(aid), segs, t.params)
+            if got is not None:
+                d.loose, d.facts = got
+                d.kept = True
         docs.append(d)
     return docs
+
+
+def _doc_rows(
+    rows: Iterable[tuple[Any, ...]], short_words: int
+) -> tuple[list[Segment], list[int | None], list[bool], list[tuple[str, str, str, str]]]:
+    """Segments, fingerprints, short flags and stored verdict columns of segment rows."""
+    segs: list[Segment] = []
+    fps: list[int | None] = []
+    short: list[bool] = []
+    stored: list[tuple[str, str, str, str]] = []
+    for idx, kind, start, end, block, parts, fp, verdict, rule, reason, matched, words in rows:
+        segs.append(
+            Segment(
+                idx,
+                kind,
+                start,
+                end,
+                block,
+                tuple(tuple(p) for p in json.loads(parts)) if parts else (),
+            )
+        )
+        fps.append(fp)
+        short.append(kind != "block" and words < short_words)
+        stored.append((verdict, rule, reason, matched))
+    return segs, fps, short, stored
 
 
 def evidence_many(
@@ -606,7 +637,8 @@ def evidence_many(
             d.loose = fingerprint.rephrased(words, t.params)
         if d.facts is None:
             d.facts = text_facts(d.article.text, d.segments)
-        cache.put(d.article.id, (d.loose, d.facts))
+        if not d.part:
+            cache.put(d.article.id, (d.loose, d.facts))
         out.append(evidence_of(d.article.id, d.fps, d.short, d.loose, group, rows, memo, d.only))
     return out, group
 

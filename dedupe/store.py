@@ -1028,6 +1028,21 @@ class Store:
             )
         }
 
+    def text_work_made(self, ids: Iterable[str], tag: str) -> set[str]:
+        """Those of these articles whose stored text work was made under ``tag`` (see
+        :func:`dedupe.textwork.tag`), read without reading the work itself."""
+        head = json.dumps([tag])[:-1] + ","
+        arg, nul = _text_list(ids)
+        return {
+            str(aid)
+            for (aid,) in self.conn.execute(
+                "SELECT a.id FROM articles a CROSS JOIN text_work w ON w.seq = a.seq"
+                " WHERE a.id IN (SELECT replace(value, ?2, char(0)) FROM json_each(?1))"
+                " AND substr(w.work, 1, ?4) = ?3",
+                (arg, nul, head, len(head)),
+            )
+        }
+
     def articles_many(self, ids: Iterable[str]) -> dict[str, Article]:
         """Stored articles by id (those that exist)."""
         return {
@@ -1204,10 +1219,26 @@ class Store:
         out: dict[str, set[int]] = {}
         for aid, fp in self.conn.execute(
             "SELECT article, fingerprint FROM stale_texts"
-            " WHERE article IN (SELECT value FROM json_each(?))",
-            (json.dumps(sorted(set(ids))),),
+            " WHERE article IN (SELECT replace(value, ?2, char(0)) FROM json_each(?1))",
+            _text_list(ids),
         ):
             out.setdefault(str(aid), set()).add(int(fp))
+        return out
+
+    def noted_segments_many(self, ids: Iterable[str]) -> dict[str, list[tuple[Any, ...]]]:
+        """Per stale article, the rows (as :meth:`segments_many` gives them) of its segments
+        carrying the texts noted for it, in order."""
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        for row in self.conn.execute(
+            'SELECT s.article, s.idx, s.kind, s.start, s."end", s.block, s.parts, s.fingerprint,'
+            " s.verdict, s.rule, s.reason, s.matched, COALESCE(f.words, 0) FROM stale_texts t"
+            " CROSS JOIN segments s ON s.fingerprint = t.fingerprint AND s.article = t.article"
+            " LEFT JOIN fingerprints f ON f.id = s.fingerprint"
+            " WHERE t.article IN (SELECT replace(value, ?2, char(0)) FROM json_each(?1))"
+            " ORDER BY s.article, s.idx",
+            _text_list(ids),
+        ):
+            out.setdefault(row[0], []).append(row[1:])
         return out
 
     def count_stale(self) -> int:

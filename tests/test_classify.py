@@ -1,6 +1,9 @@
 """Verdict rules, one by one, on hand-made evidence (classify is pure)."""
 
-from dedupe.classify import Evidence, Peer, classify, refine
+import re
+
+from dedupe import classify as classify_mod
+from dedupe.classify import STORE_RULES, TEXT_RULES, Evidence, Peer, classify, refine
 from dedupe.segment import segment
 
 D1, D2, D3 = "2024-05-01T00:00:00+00:00", "2024-05-02T00:00:00+00:00", "2024-05-03T00:00:00+00:00"
@@ -132,3 +135,12 @@ def test_a_later_carrier_in_an_outlet_copies_its_own_outlet_whatever_others_carr
     # the outlet's earliest carrier is judged against the other outlets
     _, f = judge(text, {0: Evidence((Peer("y1", "b.example", D3, 0, 10, 1.0),), counts)})
     assert (f[0].verdict, f[0].rule) == ("kept", "reuse-origin")
+
+
+def test_every_rule_rests_either_on_the_text_or_on_the_store():
+    """Judging again reads a stored article in part on this split: each rule the module lists
+    is in exactly one of the two sets, and no set names a rule it does not list."""
+    listed = set(re.findall(r"``([a-z-]+)``", classify_mod.__doc__ or ""))
+    listed -= {"min_outlet_articles"}
+    assert listed and not TEXT_RULES & STORE_RULES
+    assert TEXT_RULES | STORE_RULES == listed

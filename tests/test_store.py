@@ -180,3 +180,35 @@ def test_a_store_path_must_be_a_path():
     for bad in (123, None, b"x.db"):
         with pytest.raises(TypeError, match="store"):
             Store(bad)
+
+
+def test_noted_segments_and_text_work_tags_of_stale_articles(tmp_path):
+    """The rows of the segments carrying the texts noted for an article, and which articles'
+    text work a tag made, for ids holding NUL too."""
+    from dedupe import textwork
+
+    ids = ["a\0b", "plain"]
+    texts = [
+        "The council approved the budget after a long debate on Tuesday night. "
+        "A new bridge opened downtown, easing traffic for thousands of commuters.",
+        "Officials said the river crossing would close for repairs during the summer.",
+    ]
+    with Tracker(tmp_path / "s.db", workers=0) as t:
+        t.add_many([{"id": i, "text": x} for i, x in zip(ids, texts)])
+        t.flush()
+        s = t.store
+        rows = s.conn.execute(
+            "SELECT idx, fingerprint FROM segments WHERE article = ? ORDER BY idx", (ids[0],)
+        ).fetchall()
+        assert len(rows) == 2
+        idx, fp = rows[1]
+        with s.transaction():
+            s.note_stale([(ids[0], fp)])
+        assert s.stale_texts_many(ids) == {ids[0]: {fp}}
+        got = s.noted_segments_many(ids)
+        assert list(got) == [ids[0]]
+        assert [(r[0], r[6]) for r in got[ids[0]]] == [(idx, fp)]
+        assert got[ids[0]][0] == s.segments_many([ids[0]])[ids[0]][1]
+        tag = textwork.tag(t.params)
+        assert s.text_work_made(ids, tag) == set(ids)
+        assert s.text_work_made(ids, "0" * len(tag)) == set()

@@ -338,9 +338,10 @@ def test_a_store_in_memory_hands_the_workers_only_the_text_work(monkeypatch):
     # the store keeps every article's text work: there is none left to hand out
     assert sent == []
     # a store without it (made before it was kept): the workers make it, chunk by chunk
-    monkeypatch.setattr(pipeline.textwork, "loads", lambda *a: None)
     with Tracker(":memory:", workers=2) as t:
         t.add_many(arts, batch_size=25)
+        with t.store.transaction():
+            t.store.conn.execute("DELETE FROM text_work")
         waiting = t.store.count_stale()
         assert t.flush() == waiting
         found.append(_verdicts(t.store.conn))
@@ -977,3 +978,58 @@ def test_stale_notes_of_an_older_store_are_judged_whole(tmp_path):
         assert t.store.stale_texts_many([arts[1].id]) == {arts[1].id: fps}
         assert t.flush() == 1
         assert t.store.count_stale() == 0 and t.store.stale_texts_many([arts[1].id]) == {}
+
+
+def test_judging_again_in_part_keeps_the_verdicts_resting_on_the_text_alone(tmp_path, monkeypatch):
+    """A stale article is read in part: its noted segments whose verdicts rest on the store's
+    evidence are judged again, one decided by its own text (a lexicon line) keeps its stored
+    row, and the rest of the article is not read. With text work made otherwise (another
+    version, say) or a stored rule it does not know, the article is read and judged whole."""
+    from dedupe import textwork
+    from dedupe.store import Store
+
+    text = (
+        "Subscribe to our newsletter.\n\n"
+        "The council approved the budget after a long debate on Tuesday night."
+    )
+    read: list[str] = []
+    segments_many = Store.segments_many
+
+    def spy(self, ids):
+        ids = list(ids)
+        read.extend(ids)
+        return segments_many(self, ids)
+
+    with Tracker(tmp_path / "p.db", workers=0) as t:
+        t.add_many([Article("a", text, outlet="x.example", published=day(1))])
+        t.flush()
+        conn = t.store.conn
+        rows = conn.execute("SELECT idx, verdict, rule FROM segments WHERE article = 'a'")
+        assert [r[1:] for r in rows] == [("boilerplate", "lexicon"), ("kept", "unique")]
+
+        def stale(sql: str = "", *args: object) -> None:
+            with t.store.transaction():
+                conn.execute("UPDATE segments SET verdict = 'x' WHERE article = 'a'")
+                if sql:
+                    conn.execute(sql, args)
+                t.store.mark_stale(["a"])
+
+        def stored() -> list[tuple[str, str]]:
+            return conn.execute(
+                "SELECT verdict, rule FROM segments WHERE article = 'a' ORDER BY idx"
+            ).fetchall()
+
+        monkeypatch.setattr(Store, "segments_many", spy)
+        stale()
+        assert t.flush() == 1
+        assert stored() == [("x", "lexicon"), ("kept", "unique")] and read == []
+
+        tag = textwork.tag(t.params)
+        stale("UPDATE text_work SET work = replace(work, ?, ?)", tag, "0" * len(tag))
+        assert t.flush() == 1
+        assert stored() == [("boilerplate", "lexicon"), ("kept", "unique")] and read == ["a"]
+        assert t.store.text_work_made(["a"], tag) == {"a"}  # made again under this tag
+
+        stale("UPDATE segments SET rule = '' WHERE article = 'a' AND idx = 0")
+        assert t.flush() == 1
+        assert stored() == [("boilerplate", "lexicon"), ("kept", "unique")] and read == ["a", "a"]
