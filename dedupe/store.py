@@ -378,6 +378,33 @@ def _nul_stand_in(values: Iterable[str]) -> str:
     raise StoreError("no free character to stand for NUL")  # pragma: no cover
 
 
+#: A segment row as judging reads it (see :meth:`Store.segments_many`), and from where.
+_SEGMENT_ROW = (
+    'SELECT s.article, s.idx, s.kind, s.start, s."end", s.block, s.parts, s.fingerprint,'
+    " s.verdict, s.rule, s.reason, s.matched, COALESCE(f.words, 0) FROM "
+)
+_SEGMENTS_OF = (
+    _SEGMENT_ROW + "segments s LEFT JOIN fingerprints f ON f.id = s.fingerprint"
+    " WHERE s.article IN (SELECT replace(value, ?2, char(0)) FROM json_each(?1))"
+    " ORDER BY s.article, s.idx"
+)
+_NOTED_SEGMENTS_OF = (
+    _SEGMENT_ROW + "stale_texts t CROSS JOIN segments s"
+    " ON s.fingerprint = t.fingerprint AND s.article = t.article"
+    " LEFT JOIN fingerprints f ON f.id = s.fingerprint"
+    " WHERE t.article IN (SELECT replace(value, ?2, char(0)) FROM json_each(?1))"
+    " ORDER BY s.article, s.idx"
+)
+
+
+def _by_article(rows: Iterable[tuple[Any, ...]]) -> dict[str, list[tuple[Any, ...]]]:
+    """Rows whose first column is an article id, grouped by it (the id left out)."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        out.setdefault(row[0], []).append(row[1:])
+    return out
+
+
 def _text_list(values: Iterable[str]) -> tuple[str, str]:
     """Strings as one JSON parameter for ``json_each`` (?1), with the character standing for
     NUL in them (?2): SQLite's JSON functions cut a string at NUL, so an id "x\\0y" would be
@@ -1164,17 +1191,7 @@ class Store:
     def segments_many(self, ids: Iterable[str]) -> dict[str, list[tuple[Any, ...]]]:
         """Per article, its segment rows in order: (idx, kind, start, end, block, parts,
         fingerprint, verdict, rule, reason, matched, words)."""
-        out: dict[str, list[tuple[Any, ...]]] = {}
-        for row in self.conn.execute(
-            'SELECT s.article, s.idx, s.kind, s.start, s."end", s.block, s.parts, s.fingerprint,'
-            " s.verdict, s.rule, s.reason, s.matched, COALESCE(f.words, 0) FROM segments s"
-            " LEFT JOIN fingerprints f ON f.id = s.fingerprint"
-            " WHERE s.article IN (SELECT replace(value, ?2, char(0)) FROM json_each(?1))"
-            " ORDER BY s.article, s.idx",
-            _text_list(ids),
-        ):
-            out.setdefault(row[0], []).append(row[1:])
-        return out
+        return _by_article(self.conn.execute(_SEGMENTS_OF, _text_list(ids)))
 
     def locate_many(
         self, pairs: Iterable[tuple[int, str]]
@@ -1228,18 +1245,7 @@ class Store:
     def noted_segments_many(self, ids: Iterable[str]) -> dict[str, list[tuple[Any, ...]]]:
         """Per stale article, the rows (as :meth:`segments_many` gives them) of its segments
         carrying the texts noted for it, in order."""
-        out: dict[str, list[tuple[Any, ...]]] = {}
-        for row in self.conn.execute(
-            'SELECT s.article, s.idx, s.kind, s.start, s."end", s.block, s.parts, s.fingerprint,'
-            " s.verdict, s.rule, s.reason, s.matched, COALESCE(f.words, 0) FROM stale_texts t"
-            " CROSS JOIN segments s ON s.fingerprint = t.fingerprint AND s.article = t.article"
-            " LEFT JOIN fingerprints f ON f.id = s.fingerprint"
-            " WHERE t.article IN (SELECT replace(value, ?2, char(0)) FROM json_each(?1))"
-            " ORDER BY s.article, s.idx",
-            _text_list(ids),
-        ):
-            out.setdefault(row[0], []).append(row[1:])
-        return out
+        return _by_article(self.conn.execute(_NOTED_SEGMENTS_OF, _text_list(ids)))
 
     def count_stale(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM stale").fetchone()[0])
