@@ -541,7 +541,8 @@ def load_docs(t: Tracker | Reader, ids: Sequence[str], noted: bool = False) -> l
     verdicts rest on the store's evidence (:data:`~dedupe.classify.STORE_RULES`). A verdict by
     one of the :data:`~dedupe.classify.TEXT_RULES` rests on the article's own text, which
     never changes, and no such rule applies to the others (else it would have decided them):
-    so they are judged on their texts' evidence alone, without the rest of the article."""
+    so they are judged on their texts' evidence alone, without the rest of the article. An
+    article without text work of this version's tag is judged whole, noted texts or not."""
     arts = t.store.articles_many(ids)
     texts = t.store.stale_texts_many(arts) if noted else {}
     partial: dict[str, list[tuple[Any, ...]]] = {}
@@ -575,6 +576,10 @@ def load_docs(t: Tracker | Reader, ids: Sequence[str], noted: bool = False) -> l
             if got is not None:
                 d.loose, d.facts = got
                 d.kept = True
+            else:
+                # Its stored verdicts may be another version's: judged whole, all of them are
+                # this version's, as the text work made again and stored with them says.
+                d.only = None
         docs.append(d)
     return docs
 
