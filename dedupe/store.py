@@ -32,6 +32,8 @@ MAX_REJECTED_RAW = 10_000
 #: WAL pages the background checkpoint lets pile up before writing them back; a writer's own
 #: (automatic) checkpoint, a fallback, waits for four times as many.
 CHECKPOINT_PAGES = 4096
+#: Segments of one level the full-text index merges into one (SQLite's default is 4).
+FTS_AUTOMERGE = 16
 
 
 @MIGRATIONS()
@@ -350,6 +352,17 @@ def m015_stale_texts(db: sqlite_utils.Database) -> None:
         "INSERT OR IGNORE INTO stale_texts (article, fingerprint)"
         " SELECT s.article, s.fingerprint FROM stale t JOIN segments s ON s.article = t.article"
         " WHERE s.fingerprint IS NOT NULL"
+    )
+
+
+@MIGRATIONS()
+def m016_fts_merges_by_16(db: sqlite_utils.Database) -> None:
+    """The full-text index merges its segments 16 at a time, not 4. An article added alone
+    writes a segment of its own; merged 4 at a time, one add in 40 paid 10 ms or more for it
+    (single adds into a 100,000-article store); 16 at a time, one in a few hundred pays a
+    larger merge, and merging is less work in all (postings are rewritten fewer times)."""
+    db.execute(
+        "INSERT INTO articles_fts (articles_fts, rank) VALUES ('automerge', ?)", [FTS_AUTOMERGE]
     )
 
 

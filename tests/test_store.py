@@ -212,3 +212,32 @@ def test_noted_segments_and_text_work_tags_of_stale_articles(tmp_path):
         tag = textwork.tag(t.params)
         assert s.text_work_made(ids, tag) == set(ids)
         assert s.text_work_made(ids, "0" * len(tag)) == set()
+
+
+def test_the_full_text_index_merges_its_segments_by_16(tmp_path):
+    """A store made now, and one made before the setting (its migration run again), merge
+    the full-text index's segments ``FTS_AUTOMERGE`` at a time; the index finds every article."""
+    path = tmp_path / "f.db"
+
+    def setting() -> list[tuple[int]]:
+        with sqlite3.connect(path) as conn:
+            return conn.execute(
+                "SELECT v FROM articles_fts_config WHERE k = 'automerge'"
+            ).fetchall()
+
+    with Tracker(path, workers=0) as t:
+        for k in range(40):
+            t.add({"id": f"a{k}", "text": f"Shelter number {k} reopened downtown today."})
+    assert setting() == [(store_mod.FTS_AUTOMERGE,)] == [(16,)]
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM articles_fts_config WHERE k = 'automerge'")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm016_fts_merges_by_16'")
+    assert setting() == []
+    Store(path).close()
+    assert setting() == [(16,)]
+    with sqlite3.connect(path) as conn:
+        (n,) = conn.execute(
+            "SELECT COUNT(*) FROM articles_fts WHERE articles_fts MATCH 'shelter'"
+        ).fetchone()
+        assert n == 40
+        conn.execute("INSERT INTO articles_fts (articles_fts) VALUES ('integrity-check')")
