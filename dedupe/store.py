@@ -360,10 +360,13 @@ def m016_fts_merges_by_16(db: sqlite_utils.Database) -> None:
     """The full-text index merges its segments 16 at a time, not 4. An article added alone
     writes a segment of its own; merged 4 at a time, one add in 40 paid 10 ms or more for it
     (single adds into a 100,000-article store); 16 at a time, one in a few hundred pays a
-    larger merge, and merging is less work in all (postings are rewritten fewer times)."""
-    db.execute(
-        "INSERT INTO articles_fts (articles_fts, rank) VALUES ('automerge', ?)", [FTS_AUTOMERGE]
-    )
+    larger merge, and merging is less work in all (postings are rewritten fewer times). A
+    store whose index was dropped is left without one."""
+    if db["articles_fts"].exists():
+        db.execute(
+            "INSERT INTO articles_fts (articles_fts, rank) VALUES ('automerge', ?)",
+            [FTS_AUTOMERGE],
+        )
 
 
 def utcnow() -> str:

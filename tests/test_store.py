@@ -241,3 +241,10 @@ def test_the_full_text_index_merges_its_segments_by_16(tmp_path):
         ).fetchone()
         assert n == 40
         conn.execute("INSERT INTO articles_fts (articles_fts) VALUES ('integrity-check')")
+        conn.execute("DROP TABLE articles_fts")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm016_fts_merges_by_16'")
+    Store(path).close()  # an index dropped is not made again by the setting
+    with sqlite3.connect(path) as conn:
+        assert not conn.execute(
+            "SELECT name FROM sqlite_master WHERE name LIKE 'articles_fts%'"
+        ).fetchall()
