@@ -568,9 +568,9 @@ def load_docs(t: Tracker | Reader, ids: Sequence[str], noted: bool = False) -> l
         )
         d = Doc(a, segs, fps, short, stored=stored, only=texts.get(aid))
         if part is not None:
-            blocks = sorted({g.block for g in segs})
+            # no lexicon hit and no pitch: block positions are only read for a pitch
             d.loose, d.kept, d.part = {}, True, True
-            d.facts = TextFacts((None,) * len(segs), {b: i for i, b in enumerate(blocks)}, None, "")
+            d.facts = TextFacts((None,) * len(segs), {}, None, "")
         else:
             got = textwork.loads(works.get(aid), segs, t.params)
             if got is not None:
